@@ -1,0 +1,174 @@
+// Package action defines what a Logout-flow action is and what it may do:
+// the [Trigger] that runs it, the [Event] it receives, the [API] it acts
+// through, and the [Registry] that holds actions by name, each with an
+// enabled switch.
+//
+// An action is a plain Go function:
+//
+//	greet := action.Action{
+//		Name:     "say-bye",
+//		Triggers: []action.Trigger{action.Logout},
+//		Run: func(ctx context.Context, ev *action.Event, api action.API) error {
+//			api.Log(slog.LevelInfo, "bye")
+//			return nil
+//		},
+//	}
+//
+// Package flow runs actions inside a flow; package actiontest runs one on
+// its own and records every call it makes.
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"unicode"
+)
+
+// Trigger names the event that runs a flow and its actions.
+type Trigger string
+
+// Logout runs when a user signs out.
+const Logout Trigger = "logout"
+
+// Func is the body of an action. It runs once per event, under a context
+// whose deadline the flow sets. It must not change ev nor keep ev or api
+// after it returns. An error it returns, like a panic, is reported in the
+// run's result and never stops the flow.
+type Func func(ctx context.Context, ev *Event, api API) error
+
+// Action is a named piece of Go code that a flow runs.
+type Action struct {
+	// Name identifies the action in a registry and in flows: letters,
+	// digits, '-', '_' and '.', at most 64 bytes.
+	Name string
+
+	// Triggers lists the triggers whose flows may run the action.
+	Triggers []Trigger
+
+	// Run is the action's body.
+	Run Func
+}
+
+// Handles reports whether a is registered for trigger t.
+func (a Action) Handles(t Trigger) bool {
+	return slices.Contains(a.Triggers, t)
+}
+
+// Errors returned by [Registry] methods, wrapped with the action's name.
+var (
+	ErrInvalidAction = errors.New("action: invalid action")
+	ErrDuplicate     = errors.New("action: already registered")
+	ErrUnknown       = errors.New("action: unknown action")
+)
+
+// Entry is one registered action with its enabled switch. Flows keep the
+// entries of the actions they run and read the switch at every run, so a
+// change takes effect from the next run on.
+type Entry struct {
+	action   Action
+	disabled atomic.Bool
+}
+
+// Action returns the registered action.
+func (e *Entry) Action() Action { return e.action }
+
+// Enabled reports whether the action runs.
+func (e *Entry) Enabled() bool { return !e.disabled.Load() }
+
+// SetEnabled turns the action on or off.
+func (e *Entry) SetEnabled(on bool) { e.disabled.Store(!on) }
+
+// Registry holds actions by name. It is safe for concurrent use; its zero
+// value is empty and ready to use.
+type Registry struct {
+	mu      sync.RWMutex
+	entries map[string]*Entry
+}
+
+// NewRegistry returns a registry holding actions, all enabled.
+func NewRegistry(actions ...Action) (*Registry, error) {
+	r := new(Registry)
+	for _, a := range actions {
+		if err := r.Register(a); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Register adds a, enabled. It refuses an invalid name, an action with no
+// trigger or no body, and a name already registered.
+func (r *Registry) Register(a Action) error {
+	if err := checkName(a.Name); err != nil {
+		return err
+	}
+	if len(a.Triggers) == 0 {
+		return fmt.Errorf("%w %q: no trigger", ErrInvalidAction, a.Name)
+	}
+	if a.Run == nil {
+		return fmt.Errorf("%w %q: no Run function", ErrInvalidAction, a.Name)
+	}
+	a.Triggers = slices.Clone(a.Triggers)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.entries[a.Name]; ok {
+		return fmt.Errorf("%w: %q", ErrDuplicate, a.Name)
+	}
+	if r.entries == nil {
+		r.entries = make(map[string]*Entry)
+	}
+	r.entries[a.Name] = &Entry{action: a}
+	return nil
+}
+
+// Lookup returns the entry of the named action.
+func (r *Registry) Lookup(name string) (*Entry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[name]
+	return e, ok
+}
+
+// SetEnabled turns the named action on or off, from the next run on.
+func (r *Registry) SetEnabled(name string, on bool) error {
+	e, ok := r.Lookup(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknown, name)
+	}
+	e.SetEnabled(on)
+	return nil
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.entries))
+	for n := range r.entries {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func checkName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("%w %q: name must be 1 to 64 bytes",
+			ErrInvalidAction, name)
+	}
+	for _, c := range name {
+		ok := c < unicode.MaxASCII &&
+			(unicode.IsLetter(c) || unicode.IsDigit(c) ||
+				c == '-' || c == '_' || c == '.')
+		if !ok {
+			return fmt.Errorf("%w %q: name may hold only letters, "+
+				"digits, '-', '_' and '.'", ErrInvalidAction, name)
+		}
+	}
+	return nil
+}

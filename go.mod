@@ -1,0 +1,8 @@
+module github.com/logoutflow/logoutflow
+
+go 1.26
+
+require (
+	github.com/benbjohnson/clock v1.3.5 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
+)

@@ -1,0 +1,90 @@
+// Package metadata holds a user's app_metadata: the map type, the pure
+// shallow merge that every write goes through, the validation a patch must
+// pass before it is stored, exact reading of the numbers a JSON decoder
+// produces, and the [Store] interface that the in-memory and PostgreSQL
+// stores implement.
+//
+// The merge follows one rule set everywhere:
+//
+//   - a top-level key in the patch replaces the stored value;
+//   - a nested object is replaced whole, never merged;
+//   - keys absent from the patch are kept;
+//   - a null (nil) value deletes the key.
+//
+// A patch is validated before it is merged and refused whole when any part
+// of it is invalid: nothing of a refused patch is ever stored.
+package metadata
+
+import (
+	"context"
+	"errors"
+)
+
+// Map is a user's app_metadata, or a patch to it, as decoded from JSON.
+//
+// Values are nil, bool, string, float64, json.Number, the Go integer types,
+// float32, Map, map[string]any and []any, nested to any depth. Stores keep
+// numbers exact: an integer above 2^53 is never rounded through float64.
+type Map map[string]any
+
+// UpdateFunc computes a patch from the user's current app_metadata. A store
+// calls it inside its atomic read-modify-write and may call it again, with
+// a fresher value, when a concurrent write got there first; so it must have
+// no side effects beyond its result.
+//
+// current is nil when nothing is stored yet. It belongs to the store: the
+// function must neither change it nor keep it after it returns. The
+// returned patch is merged as by [Merge]; a nil or empty patch writes
+// nothing (but still records the receipt, see [Store]). An error aborts the
+// update and is returned by [Store.Update] unchanged.
+type UpdateFunc func(current Map) (patch Map, err error)
+
+// Store keeps each user's app_metadata. Implementations are safe for
+// concurrent use, including by several processes where the store is shared
+// (see the pgstore module).
+//
+// Every store passes the contract suite in package
+// github.com/logoutflow/logoutflow/metadata/storetest.
+type Store interface {
+	// Get returns a copy of the user's app_metadata, nil when nothing is
+	// stored yet. It returns an error wrapping [ErrUserNotFound] for an
+	// unknown user.
+	Get(ctx context.Context, userID string) (Map, error)
+
+	// Update atomically reads the user's app_metadata, calls fn, validates
+	// the patch it returns with [Validate] and the store's limits, and
+	// stores the merge. Concurrent updates of one user are serialised or
+	// retried, so that none is lost.
+	//
+	// When receipt is not empty, the store records it in the same atomic
+	// step as the write, and an Update whose receipt the user already has
+	// calls nothing, writes nothing and returns an error wrapping
+	// [ErrDuplicate]. Receipts are how a retried write is applied once.
+	// A store may forget receipts after a retention period of its own.
+	Update(ctx context.Context, userID, receipt string, fn UpdateFunc) error
+
+	// HasReceipt reports whether the user's receipt has been recorded by
+	// an earlier [Store.Update].
+	HasReceipt(ctx context.Context, userID, receipt string) (bool, error)
+}
+
+// Errors that stores and [Validate] return, wrapped with context. Test for
+// them with [errors.Is].
+var (
+	// ErrUserNotFound is returned for a user the store does not have.
+	ErrUserNotFound = errors.New("metadata: user not found")
+
+	// ErrDuplicate is returned by [Store.Update] when the receipt was
+	// already recorded: the write was applied before and is not applied
+	// again.
+	ErrDuplicate = errors.New("metadata: receipt already recorded")
+
+	// ErrInvalidPatch is returned for a patch that cannot be stored: an
+	// empty, oversized or reserved key, a key with control characters, or
+	// a value that cannot be encoded as JSON. The error names the key.
+	ErrInvalidPatch = errors.New("metadata: invalid patch")
+
+	// ErrTooLarge is returned when the stored app_metadata would exceed
+	// the size limit once the patch is merged.
+	ErrTooLarge = errors.New("metadata: app_metadata too large")
+)
