@@ -75,10 +75,14 @@ func New(trigger action.Trigger, reg *action.Registry, blocks ...Block) (*Flow, 
 				"not a pointer", ErrInvalidFlow, pos)
 		case RevokeSession:
 			if i != last {
-				return nil, fmt.Errorf("%w: block %d: RevokeSession must be "+
-					"the last block, found at %d of %d",
+				return nil, fmt.Errorf("%w: block %d (RevokeSession): "+
+					"RevokeSession must be the last block and appear "+
+					"once, found at %d of %d",
 					ErrInvalidFlow, pos, pos, len(blocks))
 			}
+		case *RevokeSession:
+			return nil, fmt.Errorf("%w: block %d: use RevokeSession{}, "+
+				"not a pointer", ErrInvalidFlow, pos)
 		case nil:
 			return nil, fmt.Errorf("%w: block %d is nil", ErrInvalidFlow, pos)
 		default:

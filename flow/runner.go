@@ -2,7 +2,13 @@ package flow
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logoutflow/logoutflow/action"
@@ -44,13 +50,64 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// Errors returned by [NewRunner], [Runner.Publish] and [Runner.Run],
+// wrapped with context. Test for them with [errors.Is].
+var (
+	// ErrNoStore and ErrNoRevoker are returned by NewRunner when the
+	// required option is missing.
+	ErrNoStore   = errors.New("flow: no store")
+	ErrNoRevoker = errors.New("flow: no revoker")
+
+	// ErrNoFlow is returned by Run when no flow is published for the
+	// event's trigger.
+	ErrNoFlow = errors.New("flow: no flow published")
+
+	// ErrBadEvent is returned by Run for an event it cannot run: nil, or
+	// without a user ID or a session ID. Nothing runs.
+	ErrBadEvent = errors.New("flow: bad event")
+
+	// ErrRevoke is returned by Run, with the revoker's error, when the
+	// RevokeSession block failed: the user is still signed in.
+	ErrRevoke = errors.New("flow: revoking the session failed")
+
+	// ErrPanic is wrapped by the error of a step whose action or revoker
+	// panicked; the message holds the panic value.
+	ErrPanic = errors.New("flow: panic")
+
+	// ErrStepOver is returned to an action that calls its API after its
+	// step is over, typically one abandoned at its deadline: the call
+	// is refused and nothing reaches the store.
+	ErrStepOver = errors.New("flow: step is over")
+
+	// ErrNestedWrite is returned to an action that writes app_metadata
+	// from inside its own update function.
+	ErrNestedWrite = errors.New("flow: app_metadata write inside an " +
+		"update function")
+
+	// ErrInvalidClaim is returned by SetCustomClaim for an empty key or
+	// a value that cannot be encoded as JSON.
+	ErrInvalidClaim = errors.New("flow: invalid custom claim")
+)
+
+// Attribute keys of the records the runner logs, and that it adds to the
+// records actions log through their API.
+const (
+	LogKeyAction    = "action"
+	LogKeyUserID    = "user_id"
+	LogKeySessionID = "session_id"
+	LogKeyBlock     = "block"
+	LogKeyVersion   = "version"
+	LogKeyError     = "error"
+	LogKeyReceipt   = "receipt"
+)
+
 // Status says what became of one block in a run.
 type Status string
 
 // Statuses of a [Step].
 const (
 	StatusOK      Status = "ok"      // ran and succeeded
-	StatusSkipped Status = "skipped" // action disabled
+	StatusSkipped Status = "skipped" // action disabled, or run stopped
 	StatusFailed  Status = "failed"  // error, panic, deadline or store failure
 )
 
@@ -67,11 +124,19 @@ type Step struct {
 
 	Status Status
 
-	// Err is why the block failed.
+	// Err is why the block failed, or, for a block skipped because the
+	// caller's context ended, that context's error.
 	Err error
 
 	// Calls are the API calls the action made, in order.
 	Calls []action.Call
+
+	// AlreadyApplied counts the action's metadata writes that an earlier
+	// run of the same session had stored: their receipts matched, so
+	// they were not applied again, and they returned no error to the
+	// action. Such a write of UpdateAppMetadata is recorded with a nil
+	// Patch, since its function was not called.
+	AlreadyApplied int
 }
 
 // Result reports a run: what ran, what was skipped, what failed, and every
@@ -83,11 +148,19 @@ type Result struct {
 	Version int
 
 	// Repeat is true when the session had already ended by an earlier run
-	// (or by one running at the same time): nothing ran again.
+	// (or by one running at the same time): nothing ran again. Steps then
+	// are those of the run that did the work when it ran in this process
+	// at the same time (a copy), and empty when the session had ended
+	// before.
 	Repeat bool
 
 	// Steps holds one entry per block, in order.
 	Steps []Step
+
+	// Claims are the custom claims the actions set with
+	// SetCustomClaim, for the auth server to put on the session's
+	// access token; a later call for a key wins. Nil when none was set.
+	Claims map[string]any
 }
 
 // Failed returns the steps that failed.
@@ -101,25 +174,286 @@ func (r *Result) Failed() []Step {
 	return out
 }
 
+// clone returns a copy of r that shares no slice or map with it.
+func (r *Result) clone() *Result {
+	c := *r
+	c.Steps = slices.Clone(r.Steps)
+	for i := range c.Steps {
+		c.Steps[i].Calls = slices.Clone(c.Steps[i].Calls)
+	}
+	c.Claims = maps.Clone(r.Claims)
+	return &c
+}
+
 // Runner runs the published flow of each trigger. It is safe for
 // concurrent use.
 type Runner struct {
-	opts Options
+	store   metadata.Store
+	revoker Revoker
+	logger  *slog.Logger // nil: silent
+	timeout time.Duration
+
+	// live maps each trigger to its published flow. The map is never
+	// changed once stored: Publish stores a new one.
+	live    atomic.Pointer[map[action.Trigger]*published]
+	pubMu   sync.Mutex // serialises Publish
+	version int        // last version given, under pubMu
+
+	flights flights
 }
 
-// NewRunner returns a runner with no flow published.
+// published is a flow made live, with its version.
+type published struct {
+	flow    *Flow
+	version int
+}
+
+// NewRunner returns a runner with no flow published. It returns an error
+// wrapping [ErrNoStore] or [ErrNoRevoker] when a required option is
+// missing.
 func NewRunner(opts Options) (*Runner, error) {
-	panic("TODO")
+	if opts.Store == nil {
+		return nil, ErrNoStore
+	}
+	if opts.Revoker == nil {
+		return nil, ErrNoRevoker
+	}
+	r := &Runner{
+		store:   opts.Store,
+		revoker: opts.Revoker,
+		logger:  opts.Logger,
+		timeout: opts.Timeout,
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultTimeout
+	}
+	r.flights.init()
+	return r, nil
 }
 
 // Publish makes f the live flow of its trigger, atomically: a run already
 // under way finishes on the version it started with, and the next run uses
-// f. It returns the version number f got.
+// f. It returns the version number f got: 1 for the runner's first
+// publication, one more at each. A nil or unbuilt flow (not from [New])
+// is refused with an error wrapping [ErrInvalidFlow].
 func (r *Runner) Publish(f *Flow) (int, error) {
-	panic("TODO")
+	if f == nil {
+		return 0, fmt.Errorf("%w: nil flow", ErrInvalidFlow)
+	}
+	if f.trigger == "" || len(f.blocks) == 0 {
+		return 0, fmt.Errorf("%w: flow not built with flow.New",
+			ErrInvalidFlow)
+	}
+
+	// Copy the live map with f in it, so that runs reading the old map
+	// are never disturbed.
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	r.version++
+	next := make(map[action.Trigger]*published)
+	if old := r.live.Load(); old != nil {
+		maps.Copy(next, *old)
+	}
+	next[f.trigger] = &published{flow: f, version: r.version}
+	r.live.Store(&next)
+	return r.version, nil
 }
 
-// Run runs the live flow of ev.Trigger for ev's session.
+// BUG(logoutflow): Runs of one session join each other only within one
+// process. Two replicas that receive the same session's logout at the
+// same instant may both run the flow and both call the [Revoker]; the
+// counts stay exact, since every write carries a receipt that the shared
+// store applies once, but the Revoker must be idempotent.
+
+// Run runs the live flow of ev.Trigger (Logout when empty) for ev's
+// session and returns what each block did.
+//
+// The flow is read once, when the run starts: a flow published meanwhile
+// applies from the next run on. Each action runs under the runner's
+// timeout; a failing action (error, panic, deadline, store failure) is
+// logged and recorded in the result, and the flow goes on. The session
+// is revoked after every action, so whatever they wrote is stored first.
+//
+// A session counts once: a run for a session that has already ended, or
+// that joins a run of the same session under way in this process, runs
+// nothing and returns a result with Repeat set, and no error (or the
+// error of the run it joined). Metadata writes carry receipts, so that a
+// run retried after a failure does not apply a write twice.
+//
+// Run returns an error wrapping [ErrBadEvent] or [ErrNoFlow], and a nil
+// result, when it cannot start; it returns the result and an error
+// wrapping [ErrRevoke] when the RevokeSession block failed: the user is
+// then still signed in.
+//
+// When ctx ends before a block starts, the run stops there: the blocks
+// left are recorded as skipped, with ctx's error, the session is not
+// revoked (the user is not signed out), and Run returns an error wrapping
+// ctx.Err(). Retrying the logout later is safe and counts once. An action
+// running when ctx ends sees its context end, and fails. A run that was
+// waiting for another run of its session returns an empty result and
+// ctx's error.
 func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
-	panic("TODO")
+	// Refuse what cannot run before looking anything up.
+	if ev == nil {
+		return nil, fmt.Errorf("%w: nil event", ErrBadEvent)
+	}
+	if ev.User.ID == "" || ev.Session.ID == "" {
+		return nil, fmt.Errorf("%w: user ID and session ID are required",
+			ErrBadEvent)
+	}
+	trigger := ev.Trigger
+	if trigger == "" {
+		trigger = action.Logout
+	}
+
+	// Read the live flow once: the whole run uses this version.
+	var p *published
+	if live := r.live.Load(); live != nil {
+		p = (*live)[trigger]
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w for trigger %q", ErrNoFlow, trigger)
+	}
+
+	// A run of the same session under way in this process does the work
+	// for both.
+	key := flightKey{user: ev.User.ID, session: ev.Session.ID}
+	f, leader := r.flights.join(key)
+	if !leader {
+		return f.wait(ctx, trigger, p.version)
+	}
+	res, err := r.run(ctx, ev, trigger, p)
+	r.flights.finish(key, f, res, err)
+	return res, err
+}
+
+// run is Run once the event is checked and this call leads its session.
+func (r *Runner) run(ctx context.Context, ev *action.Event,
+	trigger action.Trigger, p *published) (res *Result, err error) {
+
+	res = &Result{Trigger: trigger, Version: p.version}
+	uid, sid := ev.User.ID, ev.Session.ID
+	endReceipt := sessionEndPrefix + sid
+
+	// Running never panics: a panic of the store's or of this package's
+	// code becomes the run's error.
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w in flow run: %v", ErrPanic, v)
+		}
+	}()
+
+	// A session that has ended already counts once: run nothing. When
+	// the store cannot tell, run anyway: the writes' receipts still keep
+	// the counts exact.
+	done, herr := r.store.HasReceipt(ctx, uid, endReceipt)
+	switch {
+	case herr != nil:
+		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
+			"session has ended; running the flow", ev, "",
+			slog.Any(LogKeyError, herr))
+	case done:
+		r.log(ctx, slog.LevelDebug, "flow: session already ended", ev, "")
+		res.Repeat = true
+		return res, nil
+	}
+
+	// Run each block in turn, unless the caller has given up.
+	blocks := p.flow.blocks
+	res.Steps = make([]Step, len(blocks))
+	for i, b := range blocks {
+		s := &res.Steps[i]
+		s.Block, s.Kind = i+1, b.kind()
+		if e := p.flow.entries[i]; e != nil {
+			s.Action = e.Action().Name
+		}
+	}
+	for i, b := range blocks {
+		step := &res.Steps[i]
+		if cerr := ctx.Err(); cerr != nil {
+			return res, stop(res, i, cerr)
+		}
+
+		switch b.(type) {
+		case RunCustomAction:
+			r.runAction(ctx, ev, p.flow.entries[i], step, res)
+		case RevokeSession:
+			if err := r.revoke(ctx, uid, sid, step); err != nil {
+				return res, err
+			}
+		}
+	}
+
+	// The session has ended: record it, so that a repeat runs nothing.
+	// The session is revoked whatever happens here; a repeat that still
+	// runs finds every write's receipt and counts nothing twice.
+	err = r.store.Update(ctx, uid, endReceipt, noPatch)
+	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
+		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
+			"session", ev, "", slog.Any(LogKeyError, err))
+	}
+	return res, nil
+}
+
+// sessionEndPrefix starts the receipt that marks a session as ended.
+const sessionEndPrefix = "session-end/"
+
+// noPatch is the update that records a receipt and writes nothing.
+func noPatch(metadata.Map) (metadata.Map, error) { return nil, nil }
+
+// stop records the blocks from index i on as skipped because the caller's
+// context ended, and returns the run's error.
+func stop(res *Result, i int, cerr error) error {
+	for j := i; j < len(res.Steps); j++ {
+		res.Steps[j].Status, res.Steps[j].Err = StatusSkipped, cerr
+	}
+	return fmt.Errorf("flow: run stopped before block %d, session not "+
+		"revoked: %w", i+1, cerr)
+}
+
+// revoke runs the RevokeSession block into step. It returns the run's
+// error when the revoker fails or panics.
+func (r *Runner) revoke(ctx context.Context, uid, sid string,
+	step *Step) error {
+
+	err := r.callRevoker(ctx, uid, sid)
+	if err != nil {
+		step.Status, step.Err = StatusFailed, err
+		return fmt.Errorf("%w: %w", ErrRevoke, err)
+	}
+	step.Status = StatusOK
+	return nil
+}
+
+// callRevoker calls the revoker, turning a panic into an error.
+func (r *Runner) callRevoker(ctx context.Context, uid, sid string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w in revoker: %v", ErrPanic, v)
+		}
+	}()
+	return r.revoker.Revoke(ctx, uid, sid)
+}
+
+// log writes one record when the logger wants it, with the event's user
+// and session, and the action's name when not empty. It builds nothing
+// when the logger discards the level.
+func (r *Runner) log(ctx context.Context, level slog.Level, msg string,
+	ev *action.Event, name string, attrs ...slog.Attr) {
+
+	if r.logger == nil {
+		return
+	}
+	h := r.logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), level, msg, 0)
+	if name != "" {
+		rec.AddAttrs(slog.String(LogKeyAction, name))
+	}
+	rec.AddAttrs(slog.String(LogKeyUserID, ev.User.ID),
+		slog.String(LogKeySessionID, ev.Session.ID))
+	rec.AddAttrs(attrs...)
+	_ = h.Handle(ctx, rec)
 }

@@ -1,11 +1,21 @@
 package metadata
 
+import (
+	"fmt"
+	"maps"
+)
+
 // DefaultMaxBytes is the size limit of a user's whole app_metadata, once
 // encoded as JSON, that applies when [Limits.MaxBytes] is zero.
 const DefaultMaxBytes = 16 << 10
 
 // MaxKeyBytes is the longest top-level key a patch may hold, in bytes.
 const MaxKeyBytes = 255
+
+// MaxDepth is how many maps and slices a patch value may nest in one
+// another: a map holding a slice of numbers is 2 deep. The bound keeps a
+// map that holds itself from recursing without end.
+const MaxDepth = 64
 
 // Limits bounds what a store accepts. The zero value means the defaults.
 type Limits struct {
@@ -14,22 +24,53 @@ type Limits struct {
 	MaxBytes int
 }
 
+// maxBytes returns the limit in force.
+func (l Limits) maxBytes() int {
+	if l.MaxBytes <= 0 {
+		return DefaultMaxBytes
+	}
+	return l.MaxBytes
+}
+
 // Merge returns stored with patch applied as a shallow merge: a key of the
 // patch replaces the stored value whole, a nil value deletes the key, and
 // every other stored key is kept. It never changes stored or patch and
 // never returns either of them; the result shares nested values with its
 // inputs. Merge does not validate: see [Apply].
 func Merge(stored, patch Map) Map {
-	panic("TODO")
+	out := cloneTop(stored, len(patch))
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // Validate checks a patch on its own: every key non-empty, at most
-// [MaxKeyBytes] long, free of control characters and not reserved; every
-// value, to any depth, encodable as JSON (no NaN or infinity, no channel,
-// function or other type outside those [Map] lists). The error wraps
+// [MaxKeyBytes] long, valid UTF-8, free of control characters and not
+// reserved; every value, to any depth, encodable as JSON (no NaN or
+// infinity, no invalid [encoding/json.Number] text, no channel, function
+// or other type outside those [Map] lists, no map key that is not valid
+// UTF-8, no nesting deeper than [MaxDepth]). The error wraps
 // [ErrInvalidPatch] and names the key and the reason.
+//
+// Reserved keys are "__proto__", "constructor" and "prototype", which
+// pollute the objects of JavaScript programs that read app_metadata, and
+// every key that starts with '$', which this library keeps for its own
+// use.
 func Validate(patch Map) error {
-	panic("TODO")
+	for k, v := range patch {
+		if reason := checkKey(k); reason != "" {
+			return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, reason)
+		}
+		if err := checkValue(v, 1); err != nil {
+			return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, err)
+		}
+	}
+	return nil
 }
 
 // Apply validates patch, merges it into stored and checks the size of the
@@ -37,6 +78,75 @@ func Validate(patch Map) error {
 // with patch (nested maps and slices of the patch are copied), so that a
 // caller changing its patch afterwards cannot change a store. On error
 // nothing is merged and stored is untouched.
+//
+// The size is the length of the result encoded by
+// [encoding/json.Marshal], as [EncodedSize] computes it without encoding.
+// A result over the limit is refused with an error wrapping [ErrTooLarge],
+// even when the patch makes the stored value smaller.
 func Apply(stored, patch Map, lim Limits) (Map, error) {
-	panic("TODO")
+	// Refuse an invalid patch whole, before anything is built.
+	if err := Validate(patch); err != nil {
+		return nil, err
+	}
+
+	// Merge copies of the patch's nested values, so that the caller
+	// keeps no handle on what a store keeps.
+	out := cloneTop(stored, len(patch))
+	for k, v := range patch {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = cloneValue(v)
+	}
+
+	// Check the size of the whole result; on the rare failure, find
+	// the key that tipped it to make the error useful. The patch is
+	// valid, so only a stored value no store should hold can fail to
+	// encode.
+	size, limit := EncodedSize(out), lim.maxBytes()
+	if size < 0 {
+		return nil, fmt.Errorf("%w: the stored app_metadata cannot be "+
+			"encoded as JSON", ErrInvalidPatch)
+	}
+	if size > limit {
+		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d%s",
+			ErrTooLarge, size, limit, tippingKey(stored, patch, limit))
+	}
+	return out, nil
+}
+
+// cloneTop returns a copy of the top level of m, never nil, with room
+// for extra keys when m is empty.
+func cloneTop(m Map, extra int) Map {
+	// The runtime copies a whole map faster than inserting its keys one
+	// by one; when the patch brings new keys, the copy grows.
+	if m == nil {
+		return make(Map, extra)
+	}
+	return maps.Clone(m)
+}
+
+// tippingKey names the first patch key, in sorted order, whose merge
+// takes the stored value over limit, as text to end an error message
+// with. It returns "" when stored is over limit before the patch.
+func tippingKey(stored, patch Map, limit int) string {
+	// Apply the patch one key at a time, in an order that does not
+	// change between runs.
+	keys := sortedKeys(patch)
+	cur := Merge(stored, nil)
+	if EncodedSize(cur) > limit {
+		return " (already over before the patch)"
+	}
+	for _, k := range keys {
+		if patch[k] == nil {
+			delete(cur, k)
+		} else {
+			cur[k] = patch[k]
+		}
+		if EncodedSize(cur) > limit {
+			return fmt.Sprintf(" at key %q", k)
+		}
+	}
+	return ""
 }

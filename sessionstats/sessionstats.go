@@ -1,9 +1,25 @@
 // Package sessionstats is the track-logout-stats action: at every sign-out
 // it keeps the user's session figures in app_metadata.
+//
+// For each logout it measures the session from the user's last_login_at to
+// the clock's now, rounded to the nearest second, and writes four keys in
+// one atomic update: [KeyLastLogoutAt], [KeyLastSessionDuration],
+// [KeySessionCount] and [KeyTotalSessionSeconds]. A session shorter than
+// [Options.MinDuration], or whose start is missing or unparseable, is
+// counted with a duration of 0. Figures are integers that saturate at
+// [MaxInt]. Read them back with [Read].
 package sessionstats
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/metadata"
@@ -28,6 +44,9 @@ const MaxInt = 1<<53 - 1
 // [Options.MinDuration] is zero.
 const DefaultMinDuration = 60 * time.Second
 
+// ErrNoEvent is returned when the action is run without an event.
+var ErrNoEvent = errors.New("sessionstats: no event")
+
 // Clock tells the time. Both clocks of github.com/benbjohnson/clock fit.
 type Clock interface {
 	Now() time.Time
@@ -39,13 +58,273 @@ type Options struct {
 	Clock Clock
 
 	// MinDuration: a shorter session is recorded as 0 s (but counted);
-	// zero means DefaultMinDuration.
+	// zero means DefaultMinDuration, and a negative value records every
+	// session, however short.
 	MinDuration time.Duration
 }
 
-// New returns the track-logout-stats action.
+// Messages of the action's logs.
+const (
+	msgMissing   = "last_login_at missing: session recorded as 0 s"
+	msgBadLogin  = "last_login_at unparseable: session recorded as 0 s"
+	msgTooShort  = "session too short to record: written as 0 s"
+	msgWrongType = "stored figure was a string: read as a number"
+	msgInvalid   = "stored figure invalid: counted from 0"
+	msgRecorded  = "session recorded"
+)
+
+// Attribute keys of the action's logs, besides the app_metadata keys the
+// summary uses for its figures.
+const (
+	attrValue    = "last_login_at" // the unparseable JSON text, clipped
+	attrMeasured = "measured_sec"  // the session before it was cut to 0
+	attrMin      = "min_sec"
+	attrKey      = "key"  // the app_metadata key of a bad figure
+	attrKind     = "kind" // its JSON kind
+)
+
+// logoutLayout is how [KeyLastLogoutAt] is written: UTC, milliseconds, 'Z'.
+const logoutLayout = "2006-01-02T15:04:05.000Z"
+
+// maxLoggedValue is how much of an unparseable last_login_at a warning
+// quotes, in bytes.
+const maxLoggedValue = 64
+
+// New returns the track-logout-stats action, for the [action.Logout]
+// trigger.
 func New(opts Options) action.Action {
-	panic("TODO")
+	s := &stats{clock: opts.Clock, minSec: minSeconds(opts.MinDuration)}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	return action.Action{
+		Name:     Name,
+		Triggers: []action.Trigger{action.Logout},
+		Run:      s.run,
+	}
+}
+
+type stats struct {
+	clock  Clock
+	minSec int64 // shortest duration recorded, in whole seconds, >= 0
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// minSeconds returns the whole seconds a session needs to be recorded.
+func minSeconds(d time.Duration) int64 {
+	switch {
+	case d == 0:
+		d = DefaultMinDuration
+	case d < 0:
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error {
+	if ev == nil {
+		return ErrNoEvent
+	}
+	now := s.clock.Now()
+
+	// Measure the session; without a start it counts as 0 s.
+	var duration int64
+	start, err := ev.User.LastLoginAt.Time()
+	switch {
+	case errors.Is(err, action.ErrMissingTime):
+		api.Log(slog.LevelWarn, msgMissing)
+	case err != nil:
+		api.Log(slog.LevelWarn, msgBadLogin,
+			slog.String(attrValue, clip(ev.User.LastLoginAt.Raw())))
+	default:
+		duration = seconds(start, now)
+	}
+
+	// A reload or a probe is not use; clock skew is not negative use.
+	if err == nil && duration < s.minSec {
+		api.Log(slog.LevelInfo, msgTooShort,
+			slog.Int64(attrMeasured, duration), slog.Int64(attrMin, s.minSec))
+		duration = 0
+	}
+
+	// Add to the figures stored at the moment of the write, not to the
+	// event's snapshot, so that concurrent logouts all count.
+	var stamp [len(logoutLayout)]byte
+	u := &update{
+		lastLogout: string(now.UTC().AppendFormat(stamp[:0], logoutLayout)),
+		duration:   duration,
+	}
+	if err := api.User().UpdateAppMetadata(ctx, u.patch); err != nil {
+		return fmt.Errorf("sessionstats: recording the session: %w", err)
+	}
+
+	// Warn about bad stored figures once, whatever times the store ran
+	// the update.
+	for _, bad := range u.bad {
+		switch {
+		case bad.key == "":
+		case bad.read:
+			api.Log(slog.LevelWarn, msgWrongType,
+				slog.String(attrKey, bad.key))
+		default:
+			api.Log(slog.LevelWarn, msgInvalid,
+				slog.String(attrKey, bad.key), slog.String(attrKind, bad.kind))
+		}
+	}
+
+	// Sum it up.
+	api.Log(slog.LevelInfo, msgRecorded,
+		slog.Int64(KeyLastSessionDuration, duration),
+		slog.Int64(KeySessionCount, u.count),
+		slog.Int64(KeyTotalSessionSeconds, u.total))
+	return nil
+}
+
+// update computes the patch of one logout from the stored figures. The
+// store may call patch more than once; the last call's results stand.
+type update struct {
+	lastLogout string
+	duration   int64
+
+	// Results of the last call.
+	count, total int64
+	bad          [2]badFigure
+}
+
+func (u *update) patch(cur metadata.Map) (metadata.Map, error) {
+	// Read the stored figures, noting the bad ones for later warnings.
+	var count, total int64
+	count, u.bad[0] = readFigure(cur, KeySessionCount)
+	total, u.bad[1] = readFigure(cur, KeyTotalSessionSeconds)
+
+	// Count the session and its duration, stopping at MaxInt.
+	u.count = addSat(count, 1)
+	u.total = addSat(total, u.duration)
+	p := make(metadata.Map, 4)
+	p[KeyLastLogoutAt] = u.lastLogout
+	p[KeyLastSessionDuration] = u.duration
+	p[KeySessionCount] = u.count
+	p[KeyTotalSessionSeconds] = u.total
+	return p, nil
+}
+
+// badFigure describes a stored figure that was not a valid number: its
+// key, its JSON kind, and whether it was read all the same (a decimal
+// string). The zero badFigure means the figure was fine or absent.
+type badFigure struct {
+	key, kind string
+	read      bool
+}
+
+// readFigure reads a figure from stored app_metadata, absent being 0.
+// A finite number in [0, MaxInt] is used, rounded down; so is a decimal
+// string, reported as bad but read; any other value counts as 0.
+func readFigure(m metadata.Map, key string) (int64, badFigure) {
+	v, ok := m[key]
+	if !ok {
+		return 0, badFigure{}
+	}
+	if s, ok := v.(string); ok {
+		n, ok := parseDecimal(s)
+		return n, badFigure{key: key, kind: "string", read: ok}
+	}
+	n, ok := metadata.Int(v)
+	if !ok || n < 0 || n > MaxInt {
+		return 0, badFigure{key: key, kind: jsonKind(v)}
+	}
+	return n, badFigure{}
+}
+
+// jsonKind names the JSON kind of a value of app_metadata.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case metadata.Map, map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case float64, float32, json.Number, int, int8, int16, int32, int64,
+		uint, uint8, uint16, uint32, uint64, uintptr:
+		return "number"
+	default:
+		return "unsupported"
+	}
+}
+
+// parseDecimal reads a plain non-negative decimal number, digits with an
+// optional fraction ("5", "3.5"), rounded down. Signs, blanks, exponents
+// and figures beyond MaxInt are refused.
+func parseDecimal(s string) (int64, bool) {
+	whole, frac, dot := strings.Cut(s, ".")
+	if !allDigits(whole) || (dot && !allDigits(frac)) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || n > MaxInt {
+		return 0, false
+	}
+	return n, true
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// seconds returns now - start in whole seconds, rounded to the nearest,
+// halves up, and held within ±MaxInt. It works from Unix seconds, not
+// time.Time.Sub, which saturates near 292 years.
+func seconds(start, now time.Time) int64 {
+	// Whole seconds first, stopping far past what can be written.
+	a, b := now.Unix(), start.Unix()
+	var d int64
+	switch {
+	case a >= b && uint64(a)-uint64(b) > MaxInt+1:
+		return MaxInt
+	case a < b && uint64(b)-uint64(a) > MaxInt+1:
+		return -MaxInt
+	default:
+		d = a - b
+	}
+
+	// Then the nanoseconds, which tip the rounding.
+	ns := now.Nanosecond() - start.Nanosecond()
+	if ns < 0 {
+		d--
+		ns += 1e9
+	}
+	if ns >= 5e8 {
+		d++
+	}
+	return min(max(d, -MaxInt), MaxInt)
+}
+
+// addSat returns a + b for figures in [0, MaxInt], stopping at MaxInt.
+func addSat(a, b int64) int64 {
+	if b > MaxInt-a {
+		return MaxInt
+	}
+	return a + b
+}
+
+// clip cuts s to maxLoggedValue bytes on a character boundary.
+func clip(s string) string {
+	if len(s) <= maxLoggedValue {
+		return s
+	}
+	i := maxLoggedValue
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // Figures are a user's session figures as read back from app_metadata.
@@ -57,7 +336,24 @@ type Figures struct {
 }
 
 // Read returns the figures stored in m, reading each key as the action
-// does (an invalid value counts as 0).
+// does (an invalid value counts as 0). LastLogoutAt is zero when the key
+// is missing or not a time [action.ParseTime] accepts.
 func Read(m metadata.Map) Figures {
-	panic("TODO")
+	var f Figures
+	f.SessionCount, _ = readFigure(m, KeySessionCount)
+	f.TotalSessionSeconds, _ = readFigure(m, KeyTotalSessionSeconds)
+	f.LastSessionDuration, _ = readFigure(m, KeyLastSessionDuration)
+	if s, ok := m[KeyLastLogoutAt].(string); ok {
+		f.LastLogoutAt, _ = action.ParseTime(s)
+	}
+	return f
+}
+
+// AverageSessionSeconds returns the mean length of the counted sessions,
+// those recorded as 0 s included, or 0 when none was counted.
+func (f Figures) AverageSessionSeconds() float64 {
+	if f.SessionCount <= 0 {
+		return 0
+	}
+	return float64(f.TotalSessionSeconds) / float64(f.SessionCount)
 }

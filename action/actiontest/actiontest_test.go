@@ -1,0 +1,412 @@
+package actiontest_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/action/actiontest"
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// callOpts compares action.Call values: slog values by Equal, errors by
+// errors.Is.
+var callOpts = cmp.Options{
+	cmp.Comparer(func(a, b slog.Value) bool { return a.Equal(b) }),
+	cmpopts.EquateErrors(),
+}
+
+var login = time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC)
+
+func TestSetAppMetadata(t *testing.T) {
+	seed := metadata.Map{"plan": "pro", "n": 1}
+	tests := []struct {
+		name     string
+		limits   metadata.Limits
+		patch    metadata.Map
+		wantErr  error
+		wantMeta metadata.Map
+	}{
+		{
+			name:     "merge",
+			patch:    metadata.Map{"n": 2, "team": "blue"},
+			wantMeta: metadata.Map{"plan": "pro", "n": 2, "team": "blue"},
+		},
+		{
+			name:     "null deletes",
+			patch:    metadata.Map{"plan": nil},
+			wantMeta: metadata.Map{"n": 1},
+		},
+		{
+			name:     "empty key refused whole",
+			patch:    metadata.Map{"": 1, "n": 2},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantMeta: seed,
+		},
+		{
+			name:     "reserved key",
+			patch:    metadata.Map{"__proto__": 1},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantMeta: seed,
+		},
+		{
+			name:     "NaN",
+			patch:    metadata.Map{"n": math.NaN()},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantMeta: seed,
+		},
+		{
+			name:     "over the limits",
+			limits:   metadata.Limits{MaxBytes: 30},
+			patch:    metadata.Map{"bio": "a long enough text"},
+			wantErr:  metadata.ErrTooLarge,
+			wantMeta: seed,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := actiontest.LogoutEvent("u1", login, seed)
+			r := actiontest.NewRecorder(ev, actiontest.Options{
+				Limits: tc.limits,
+			})
+			err := r.User().SetAppMetadata(context.Background(), tc.patch)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SetAppMetadata error = %v, want %v",
+					err, tc.wantErr)
+			}
+			want := []action.Call{{
+				API:   action.CallSetAppMetadata,
+				Patch: tc.patch,
+				Err:   tc.wantErr,
+			}}
+			opts := append(callOpts, cmpopts.EquateNaNs())
+			if diff := cmp.Diff(want, r.Calls(), opts); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantMeta, r.AppMetadata()); diff != "" {
+				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUpdateAppMetadata(t *testing.T) {
+	ctx := context.Background()
+	r := actiontest.NewRecorder(nil, actiontest.Options{})
+
+	// Nothing stored yet: fn sees nil.
+	count := func(cur metadata.Map) (metadata.Map, error) {
+		n, _ := metadata.Int(cur["n"])
+		return metadata.Map{"n": n + 1}, nil
+	}
+	var first metadata.Map = metadata.Map{"sentinel": true}
+	err := r.User().UpdateAppMetadata(ctx,
+		func(cur metadata.Map) (metadata.Map, error) {
+			first = cur
+			return count(cur)
+		})
+	if err != nil || first != nil {
+		t.Fatalf("first update: error %v, fn saw %v; want nil, nil",
+			err, first)
+	}
+	if err := r.User().UpdateAppMetadata(ctx, count); err != nil {
+		t.Fatalf("second update error: %v", err)
+	}
+
+	// An error of fn comes back unchanged and stores nothing.
+	boom := errors.New("boom")
+	err = r.User().UpdateAppMetadata(ctx,
+		func(metadata.Map) (metadata.Map, error) { return nil, boom })
+	if err != boom {
+		t.Errorf("failing update error = %v, want %v", err, boom)
+	}
+
+	want := []action.Call{
+		{API: action.CallSetAppMetadata, Patch: metadata.Map{"n": int64(1)}},
+		{API: action.CallSetAppMetadata, Patch: metadata.Map{"n": int64(2)}},
+		{API: action.CallSetAppMetadata, Err: boom},
+	}
+	if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+		t.Errorf("calls mismatch (-want +got):\n%s", diff)
+	}
+	wantMeta := metadata.Map{"n": int64(2)}
+	if diff := cmp.Diff(wantMeta, r.AppMetadata()); diff != "" {
+		t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestUpdateAppMetadataRetries(t *testing.T) {
+	r := actiontest.NewRecorder(nil, actiontest.Options{Retries: 2})
+	calls := 0
+	err := r.User().UpdateAppMetadata(context.Background(),
+		func(metadata.Map) (metadata.Map, error) {
+			calls++
+			return metadata.Map{"calls": calls}, nil
+		})
+	if err != nil {
+		t.Fatalf("UpdateAppMetadata error: %v", err)
+	}
+	if calls != 3 {
+		t.Errorf("fn ran %d times, want 3", calls)
+	}
+	if got := len(r.Calls()); got != 1 {
+		t.Errorf("len(Calls()) = %d, want 1", got)
+	}
+	if got := r.AppMetadata()["calls"]; got != 3 {
+		t.Errorf("stored calls = %v, want the last patch's 3", got)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := actiontest.NewRecorder(nil, actiontest.Options{})
+	ran := false
+	errUpdate := r.User().UpdateAppMetadata(ctx,
+		func(metadata.Map) (metadata.Map, error) {
+			ran = true
+			return nil, nil
+		})
+	errSet := r.User().SetAppMetadata(ctx, metadata.Map{"a": 1})
+	if !errors.Is(errUpdate, context.Canceled) ||
+		!errors.Is(errSet, context.Canceled) || ran {
+		t.Errorf("errors %v, %v, fn ran %t; want context.Canceled twice "+
+			"and fn not run", errUpdate, errSet, ran)
+	}
+	if md := r.AppMetadata(); md != nil {
+		t.Errorf("AppMetadata() = %v, want nil", md)
+	}
+}
+
+func TestSetCustomClaim(t *testing.T) {
+	tests := []struct {
+		name    string
+		key     string
+		value   any
+		wantErr error
+	}{
+		{"string", "tier", "gold", nil},
+		{"object", "org", map[string]any{"id": "o1"}, nil},
+		{"empty key", "", "x", metadata.ErrInvalidPatch},
+		{"NaN", "score", math.NaN(), metadata.ErrInvalidPatch},
+		{"channel", "ch", make(chan int), metadata.ErrInvalidPatch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := actiontest.NewRecorder(nil, actiontest.Options{})
+			err := r.Session().SetCustomClaim(tc.key, tc.value)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SetCustomClaim error = %v, want %v", err, tc.wantErr)
+			}
+			var want map[string]any
+			if tc.wantErr == nil {
+				want = map[string]any{tc.key: tc.value}
+			}
+			if diff := cmp.Diff(want, r.Claims()); diff != "" {
+				t.Errorf("claims mismatch (-want +got):\n%s", diff)
+			}
+			if md := r.AppMetadata(); md != nil {
+				t.Errorf("AppMetadata() = %v, want nil: claims never "+
+					"touch the user", md)
+			}
+			calls := r.Calls()
+			if len(calls) != 1 || calls[0].API != action.CallSetCustomClaim ||
+				calls[0].Key != tc.key || !errors.Is(calls[0].Err, tc.wantErr) {
+				t.Errorf("calls = %+v, want one custom claim %q", calls, tc.key)
+			}
+		})
+	}
+}
+
+func TestLog(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	r := actiontest.NewRecorder(nil, actiontest.Options{Logger: logger})
+	attrs := []slog.Attr{slog.Int("n", 1)}
+	r.Log(slog.LevelWarn, "careful", attrs...)
+	attrs[0] = slog.Int("n", 2) // the record keeps its own copy
+
+	want := []action.Call{{
+		API:     action.CallLog,
+		Level:   slog.LevelWarn,
+		Message: "careful",
+		Attrs:   []slog.Attr{slog.Int("n", 1)},
+	}}
+	if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+		t.Errorf("calls mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := buf.String(), "level=WARN msg=careful n=1\n"; got != want {
+		t.Errorf("logger got %q, want %q", got, want)
+	}
+}
+
+// TestCopies checks that the recorder shares no map with its caller.
+func TestCopies(t *testing.T) {
+	ctx := context.Background()
+	seed := metadata.Map{"prefs": map[string]any{"theme": "dark"}}
+	r := actiontest.NewRecorder(actiontest.LogoutEvent("u1", login, seed),
+		actiontest.Options{})
+	seed["prefs"].(map[string]any)["theme"] = "light"
+
+	patch := metadata.Map{"tags": []any{"a"}}
+	if err := r.SetAppMetadata(ctx, patch); err != nil {
+		t.Fatalf("SetAppMetadata error: %v", err)
+	}
+	patch["tags"].([]any)[0] = "changed"
+	r.AppMetadata()["prefs"].(map[string]any)["theme"] = "changed"
+	r.Calls()[0].Patch["tags"] = "changed"
+
+	want := metadata.Map{
+		"prefs": map[string]any{"theme": "dark"},
+		"tags":  []any{"a"},
+	}
+	if diff := cmp.Diff(want, r.AppMetadata()); diff != "" {
+		t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+	}
+	wantPatch := metadata.Map{"tags": []any{"a"}}
+	if diff := cmp.Diff(wantPatch, r.Calls()[0].Patch); diff != "" {
+		t.Errorf("recorded patch mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRun(t *testing.T) {
+	logs := func(ctx context.Context, ev *action.Event, api action.API) error {
+		api.Log(slog.LevelInfo, "ran")
+		return nil
+	}
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		action    action.Action
+		trigger   action.Trigger
+		wantErr   error
+		wantCalls int
+	}{
+		{
+			name:      "runs",
+			action:    action.Action{Name: "a", Triggers: logout, Run: logs},
+			wantCalls: 1,
+		},
+		{
+			name:    "empty trigger means logout",
+			action:  action.Action{Name: "a", Triggers: logout, Run: logs},
+			trigger: "", wantCalls: 1,
+		},
+		{
+			name: "error returned as is",
+			action: action.Action{Name: "a", Triggers: logout,
+				Run: func(context.Context, *action.Event, action.API) error {
+					return boom
+				}},
+			wantErr: boom,
+		},
+		{
+			name: "panic recovered, calls before it kept",
+			action: action.Action{Name: "a", Triggers: logout,
+				Run: func(ctx context.Context, ev *action.Event,
+					api action.API) error {
+					api.Log(slog.LevelInfo, "before")
+					panic("boom")
+				}},
+			wantErr:   actiontest.ErrPanic,
+			wantCalls: 1,
+		},
+		{
+			name: "other trigger",
+			action: action.Action{Name: "a",
+				Triggers: []action.Trigger{"signup"}, Run: logs},
+			wantErr: actiontest.ErrTrigger,
+		},
+		{
+			name:    "no body",
+			action:  action.Action{Name: "a", Triggers: logout},
+			wantErr: actiontest.ErrTrigger,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := actiontest.LogoutEvent("u1", login, nil)
+			ev.Trigger = tc.trigger
+			r, err := actiontest.Run(context.Background(), tc.action, ev,
+				actiontest.Options{})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Run error = %v, want %v", err, tc.wantErr)
+			}
+			if r == nil {
+				t.Fatal("Run returned a nil recorder")
+			}
+			if got := len(r.Calls()); got != tc.wantCalls {
+				t.Errorf("len(Calls()) = %d, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+var logout = []action.Trigger{action.Logout}
+
+func TestLogoutEvent(t *testing.T) {
+	md := metadata.Map{"n": 1}
+	ev := actiontest.LogoutEvent("u1", login, md)
+	got, err := ev.User.LastLoginAt.Time()
+	if err != nil || !got.Equal(login) {
+		t.Errorf("LastLoginAt.Time() = %v, %v; want %v", got, err, login)
+	}
+	if ev.Trigger != action.Logout || ev.User.ID != "u1" ||
+		ev.Session.ID != actiontest.SessionID {
+		t.Errorf("event = %+v, want a logout of u1 in %q",
+			ev, actiontest.SessionID)
+	}
+	if diff := cmp.Diff(md, ev.User.AppMetadata); diff != "" {
+		t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+	}
+
+	absent := actiontest.LogoutEvent("u1", time.Time{}, nil)
+	if _, err := absent.User.LastLoginAt.Time(); !errors.Is(err,
+		action.ErrMissingTime) {
+		t.Errorf("zero login: Time() error = %v, want ErrMissingTime", err)
+	}
+}
+
+// TestConcurrent runs updates from many goroutines; with -race it also
+// checks the locking.
+func TestConcurrent(t *testing.T) {
+	const n = 50
+	ctx := context.Background()
+	r := actiontest.NewRecorder(nil, actiontest.Options{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_ = r.UpdateAppMetadata(ctx,
+				func(cur metadata.Map) (metadata.Map, error) {
+					c, _ := metadata.Int(cur["count"])
+					return metadata.Map{"count": c + 1}, nil
+				})
+			r.Log(slog.LevelDebug, "done")
+			_ = r.SetCustomClaim("k", 1)
+			_ = r.Calls()
+		})
+	}
+	wg.Wait()
+	if got := r.AppMetadata()["count"]; got != int64(n) {
+		t.Errorf("count = %v, want %d", got, n)
+	}
+	if got := len(r.Calls()); got != 3*n {
+		t.Errorf("len(Calls()) = %d, want %d", got, 3*n)
+	}
+}

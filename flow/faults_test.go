@@ -1,0 +1,325 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// fault is what faultStore does to one call.
+type fault int
+
+const (
+	pass       fault = iota // call the store
+	failBefore              // fail without calling the store
+	failAfter               // call the store, then report a failure
+	hang                    // wait for the context to end
+)
+
+// faultStore wraps a store and injects faults: fault picks the fault of
+// each Update by its receipt, hasErr fails every HasReceipt.
+type faultStore struct {
+	metadata.Store
+
+	mu     sync.Mutex
+	fault  func(receipt string) fault
+	hasErr error
+}
+
+var _ metadata.Store = (*faultStore)(nil)
+
+func (s *faultStore) Update(ctx context.Context, userID, receipt string,
+	fn metadata.UpdateFunc) error {
+
+	s.mu.Lock()
+	f := pass
+	if s.fault != nil {
+		f = s.fault(receipt)
+	}
+	s.mu.Unlock()
+
+	switch f {
+	case failBefore:
+		return errInjected
+	case failAfter:
+		if err := s.Store.Update(ctx, userID, receipt, fn); err != nil {
+			return err
+		}
+		return errInjected
+	case hang:
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Store.Update(ctx, userID, receipt, fn)
+}
+
+func (s *faultStore) HasReceipt(ctx context.Context, userID,
+	receipt string) (bool, error) {
+
+	if s.hasErr != nil {
+		return false, s.hasErr
+	}
+	return s.Store.HasReceipt(ctx, userID, receipt)
+}
+
+// once returns a fault function that injects f into the first Update
+// whose receipt starts with prefix, and passes every other call.
+func once(prefix string, f fault) func(string) fault {
+	done := false
+	return func(receipt string) fault {
+		if done || !strings.HasPrefix(receipt, prefix) {
+			return pass
+		}
+		done = true
+		return f
+	}
+}
+
+// faulty returns a fixture whose runner uses a faultStore on its memory
+// store, running count then RevokeSession.
+func faulty(tb testing.TB) (*fixture, *faultStore) {
+	tb.Helper()
+	fs := new(faultStore)
+	fx := setup(tb, flow.Options{Store: fs}, counter("count"))
+	fs.Store = fx.store
+	fx.publish(tb, "count")
+	return fx, fs
+}
+
+func TestStoreFaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault func(string) fault
+		want  int64 // stored n after the run
+	}{
+		{"update fails", once("s1/count/", failBefore), 0},
+		{"update applies, then fails", once("s1/count/", failAfter), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx, fs := faulty(t)
+			fs.fault = tc.fault
+
+			// The failure is in the result; the session is revoked.
+			res, err := fx.runner.Run(t.Context(), event("s1"))
+			if err != nil {
+				t.Fatalf("Run() error: %v", err)
+			}
+			want := []stepSummary{failed("count"), revoked}
+			if diff := cmp.Diff(want, summarize(res)); diff != "" {
+				t.Errorf("steps mismatch (-want +got):\n%s", diff)
+			}
+			if err := stepErr(t, res, "count"); !errors.Is(err, errInjected) {
+				t.Errorf("step error = %v, want errInjected", err)
+			}
+			if got := res.Steps[0].Calls[0].Err; !errors.Is(got, errInjected) {
+				t.Errorf("call error = %v, want errInjected", got)
+			}
+			if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
+				t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+			}
+			if got := fx.count(t); got != tc.want {
+				t.Errorf("stored n = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAmbiguousWriteRetriedCountsOnce(t *testing.T) {
+	fx, fs := faulty(t)
+
+	// The write is stored but reported failed, and the revoker fails:
+	// the caller is told to retry.
+	fs.fault = once("s1/count/", failAfter)
+	fails := 1
+	fx.rev.hook = func(context.Context, string, string) error {
+		if fails > 0 {
+			fails--
+			return errInjected
+		}
+		return nil
+	}
+	_, err := fx.runner.Run(t.Context(), event("s1"))
+	if !errors.Is(err, flow.ErrRevoke) || !errors.Is(err, errInjected) {
+		t.Fatalf("Run() error = %v, want ErrRevoke and errInjected", err)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n after the first run = %d, want 1", got)
+	}
+
+	// The retry finds the write's receipt: it counts nothing again.
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if err != nil {
+		t.Fatalf("retried Run() error: %v", err)
+	}
+	want := []stepSummary{ok("count"), revoked}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("steps mismatch (-want +got):\n%s", diff)
+	}
+	if got := res.Steps[0].AlreadyApplied; got != 1 {
+		t.Errorf("AlreadyApplied = %d, want 1", got)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n after the retry = %d, want 1", got)
+	}
+	if got := len(fx.revoked()); got != 2 {
+		t.Errorf("revoker calls = %d, want 2", got)
+	}
+
+	// The session has ended now: a third logout is a repeat.
+	res, err = fx.runner.Run(t.Context(), event("s1"))
+	if err != nil || !res.Repeat {
+		t.Errorf("third Run() = %+v, %v; want a repeat", res, err)
+	}
+}
+
+func TestRevokerFailsOnceThenRetrySucceeds(t *testing.T) {
+	fx, _ := faulty(t)
+	fails := 1
+	fx.rev.hook = func(context.Context, string, string) error {
+		if fails > 0 {
+			fails--
+			return errInjected
+		}
+		return nil
+	}
+	if _, err := fx.runner.Run(t.Context(), event("s1")); !errors.Is(err,
+		flow.ErrRevoke) {
+		t.Fatalf("Run() error = %v, want ErrRevoke", err)
+	}
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if err != nil || res.Repeat {
+		t.Fatalf("retried Run() = %+v, %v; want a full run", res, err)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n = %d, want 1", got)
+	}
+}
+
+func TestEndReceiptFailure(t *testing.T) {
+	logs := new(records)
+	fs := new(faultStore)
+	fx := setup(t, flow.Options{Store: fs, Logger: slog.New(logs)},
+		counter("count"))
+	fs.Store = fx.store
+	fx.publish(t, "count")
+	fs.fault = once("session-end/", failBefore)
+
+	// The session is revoked: the failure is a warning only.
+	if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	var warned bool
+	for _, l := range logs.all() {
+		warned = warned || l.Level == slog.LevelWarn
+	}
+	if !warned {
+		t.Errorf("logs = %v, want a warning", logs.all())
+	}
+
+	// A repeat then runs again, but counts nothing twice.
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if err != nil || res.Repeat {
+		t.Fatalf("second Run() = %+v, %v; want a full run", res, err)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n = %d, want 1", got)
+	}
+}
+
+func TestReceiptCheckFailureRunsAnyway(t *testing.T) {
+	fx, fs := faulty(t)
+	fs.hasErr = errInjected
+	for _, sid := range []string{"s1", "s1"} {
+		res, err := fx.runner.Run(t.Context(), event(sid))
+		if err != nil || res.Repeat {
+			t.Fatalf("Run() = %+v, %v; want a full run", res, err)
+		}
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n = %d, want 1", got)
+	}
+}
+
+func TestUpdateSlowerThanDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, fs := faulty(t)
+		fs.fault = once("s1/count/", hang)
+
+		res, err := fx.runner.Run(t.Context(), event("s1"))
+		if err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		want := []stepSummary{failed("count"), revoked}
+		if diff := cmp.Diff(want, summarize(res)); diff != "" {
+			t.Errorf("steps mismatch (-want +got):\n%s", diff)
+		}
+		err = stepErr(t, res, "count")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("step error = %v, want DeadlineExceeded", err)
+		}
+		if got := fx.count(t); got != 0 {
+			t.Errorf("stored n = %d, want 0", got)
+		}
+		if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
+			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCallerCancelsMidRun(t *testing.T) {
+	// cancel ends the caller's context from inside the flow, after the
+	// count is stored.
+	ctx, cancel := context.WithCancel(t.Context())
+	stop := fnAction("stop", func(context.Context, *action.Event,
+		action.API) error {
+		cancel()
+		return nil
+	})
+	fx := setup(t, flow.Options{}, counter("count"), stop,
+		counter("after"))
+	fx.publish(t, "count", "stop", "after")
+
+	// The run stops: the rest is skipped and the user stays signed in.
+	res, err := fx.runner.Run(ctx, event("s1"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run() error = %v, want context.Canceled", err)
+	}
+	want := []stepSummary{
+		ok("count"), ok("stop"),
+		{"RunCustomAction", "after", flow.StatusSkipped, true},
+		{"RevokeSession", "", flow.StatusSkipped, true},
+	}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("steps mismatch (-want +got):\n%s", diff)
+	}
+	if got := fx.revoked(); len(got) != 0 {
+		t.Errorf("revoked %v, want none", got)
+	}
+
+	// A retry later finishes the logout and counts once.
+	res, err = fx.runner.Run(t.Context(), event("s1"))
+	if err != nil {
+		t.Fatalf("retried Run() error: %v", err)
+	}
+	if got := fx.count(t); got != 2 {
+		// count and after each add 1, once.
+		t.Errorf("stored n = %d, want 2", got)
+	}
+	if got := res.Steps[0].AlreadyApplied; got != 1 {
+		t.Errorf("count's AlreadyApplied = %d, want 1", got)
+	}
+	if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
+		t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,229 @@
+// Package memstore keeps app_metadata in memory: the embedded default
+// [metadata.Store] of a single auth-server process, and the store tests
+// run against.
+//
+// Each user has a lock of its own, so updates of different users never
+// wait for one another, and an update of one user calls its function
+// once: in one process there is no conflict to retry. Stored maps are
+// never changed once stored (every write stores a new map), which lets
+// [Store.Update] hand the stored map to its function without a copy.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// DefaultRetention is how long receipts are kept when
+// [Options.Retention] is zero.
+const DefaultRetention = 24 * time.Hour
+
+// Clock tells the time. Both clocks of github.com/benbjohnson/clock fit.
+type Clock interface {
+	Now() time.Time
+}
+
+// Options configures a [Store]. The zero value means the defaults.
+type Options struct {
+	// Limits bounds what the store accepts.
+	Limits metadata.Limits
+
+	// Clock dates receipts; nil means the real clock.
+	Clock Clock
+
+	// Retention is how long a receipt is remembered, from the update
+	// that recorded it; zero or less means DefaultRetention. A retried
+	// write that arrives later is applied again.
+	Retention time.Duration
+}
+
+// shards spreads users over this many maps, each with its own lock, so
+// that looking a user up rarely waits.
+const shards = 64
+
+// Store is an in-memory [metadata.Store]. It is safe for concurrent use.
+// Create one with [New]; users exist once [Store.Put] has created them.
+type Store struct {
+	lim       metadata.Limits
+	clock     Clock
+	retention time.Duration
+	seed      maphash.Seed
+	shards    [shards]shard
+}
+
+var _ metadata.Store = (*Store)(nil)
+
+type shard struct {
+	mu    sync.RWMutex
+	users map[string]*user
+}
+
+// user is one user's record, guarded by its own lock.
+type user struct {
+	mu sync.Mutex
+
+	// data is never changed once stored: a write replaces it whole.
+	data metadata.Map
+
+	receipts receipts
+}
+
+// New returns an empty store.
+func New(opts Options) *Store {
+	s := &Store{
+		lim:       opts.Limits,
+		clock:     opts.Clock,
+		retention: opts.Retention,
+		seed:      maphash.MakeSeed(),
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	for i := range s.shards {
+		s.shards[i].users = make(map[string]*user)
+	}
+	return s
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Put creates the user, or replaces the user's app_metadata whole, with
+// m after validating it as a patch (see [metadata.Validate]) and checking
+// its size. A nil m creates a user with nothing stored yet. The store
+// keeps a copy of m. The user's receipts are kept.
+func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: put %q: %w", userID, err)
+	}
+
+	// Validate and copy before taking any lock.
+	var data metadata.Map
+	if m != nil {
+		var err error
+		if data, err = metadata.Apply(nil, m, s.lim); err != nil {
+			return fmt.Errorf("memstore: put %q: %w", userID, err)
+		}
+	}
+
+	// Create the user or take the existing record.
+	sh := s.shard(userID)
+	sh.mu.Lock()
+	u, ok := sh.users[userID]
+	if !ok {
+		u = &user{data: data}
+		sh.users[userID] = u
+	}
+	sh.mu.Unlock()
+	if ok {
+		u.mu.Lock()
+		u.data = data
+		u.mu.Unlock()
+	}
+	return nil
+}
+
+// Get returns a deep copy of the user's app_metadata, nil when nothing
+// is stored yet.
+func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: get %q: %w", userID, err)
+	}
+	u := s.lookup(userID)
+	if u == nil {
+		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+
+	// The stored map is never changed, so it can be copied unlocked.
+	u.mu.Lock()
+	data := u.data
+	u.mu.Unlock()
+	return metadata.Clone(data), nil
+}
+
+// Update implements [metadata.Store.Update]. It calls fn once, under the
+// user's lock, with the stored map itself, which fn must not change.
+// A context that ends before the write is stored makes Update return its
+// error, wrapped, and store nothing.
+func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update %q: %w", userID, err)
+	}
+	u := s.lookup(userID)
+	if u == nil {
+		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+
+	// A receipt seen within the retention period means the write was
+	// applied already.
+	now := s.clock.Now().UnixNano()
+	if receipt != "" && u.receipts.has(receipt, now, s.retention) {
+		return fmt.Errorf("%w: user %q, receipt %q",
+			metadata.ErrDuplicate, userID, receipt)
+	}
+
+	// Compute and check the new value; fn's error goes back as it is.
+	patch, err := fn(u.data)
+	if err != nil {
+		return err
+	}
+	data := u.data
+	if len(patch) > 0 {
+		if data, err = metadata.Apply(u.data, patch, s.lim); err != nil {
+			return fmt.Errorf("memstore: update %q: %w", userID, err)
+		}
+	}
+
+	// The caller may have given up while fn ran: then store nothing.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update %q: %w", userID, err)
+	}
+
+	// Store the value and its receipt in the same locked step.
+	u.data = data
+	if receipt != "" {
+		u.receipts.add(receipt, now, s.retention)
+	}
+	return nil
+}
+
+// HasReceipt implements [metadata.Store.HasReceipt]. A receipt older than
+// the retention period is reported as absent. An unknown user has no
+// receipts.
+func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("memstore: receipt of %q: %w", userID, err)
+	}
+	u := s.lookup(userID)
+	if u == nil || receipt == "" {
+		return false, nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.receipts.has(receipt, s.clock.Now().UnixNano(), s.retention),
+		nil
+}
+
+func (s *Store) shard(userID string) *shard {
+	return &s.shards[maphash.String(s.seed, userID)%shards]
+}
+
+// lookup returns the user's record, or nil.
+func (s *Store) lookup(userID string) *user {
+	sh := s.shard(userID)
+	sh.mu.RLock()
+	u := sh.users[userID]
+	sh.mu.RUnlock()
+	return u
+}

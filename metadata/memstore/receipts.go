@@ -1,0 +1,53 @@
+package memstore
+
+import "time"
+
+// receipts remembers one user's receipts for a retention period, in two
+// generations: cur holds the receipts recorded since curStart, prev those
+// of the period before. Once cur is a retention period old, prev is
+// dropped whole and cur becomes prev. Forgetting is so amortised over
+// the writes, and a receipt is kept in memory for at most two periods.
+// Each receipt keeps its time, so that it counts as present for exactly
+// one period.
+type receipts struct {
+	cur, prev           map[string]int64 // receipt -> Unix nanoseconds
+	curStart, prevStart int64
+}
+
+// has reports whether r was recorded less than retention before now.
+func (rs *receipts) has(r string, now int64, retention time.Duration) bool {
+	rs.rotate(now, retention)
+	at, ok := rs.cur[r]
+	if !ok {
+		at, ok = rs.prev[r]
+	}
+	return ok && now-at < int64(retention)
+}
+
+// add records r at now.
+func (rs *receipts) add(r string, now int64, retention time.Duration) {
+	rs.rotate(now, retention)
+	if rs.cur == nil {
+		rs.cur = make(map[string]int64)
+		rs.curStart = now
+	}
+	rs.cur[r] = now
+}
+
+// rotate drops what is older than a retention period.
+func (rs *receipts) rotate(now int64, retention time.Duration) {
+	// A generation older than two periods can hold nothing that still
+	// counts. (Written so that a huge retention cannot overflow.)
+	ret := int64(retention)
+	if rs.prev != nil && now-rs.prevStart-ret >= ret {
+		rs.prev = nil
+	}
+	if rs.cur == nil || now-rs.curStart < ret {
+		return
+	}
+	if now-rs.curStart-ret >= ret {
+		rs.cur = nil
+		return
+	}
+	rs.cur, rs.prev, rs.prevStart = nil, rs.cur, rs.curStart
+}

@@ -1,0 +1,290 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// Defaults of [Options].
+const (
+	DefaultTable          = "logoutflow_users"
+	DefaultIDColumn       = "user_id"
+	DefaultMetadataColumn = "app_metadata"
+	DefaultReceiptsTable  = "logoutflow_receipts"
+
+	// DefaultRetention is how long a receipt counts, as memstore's.
+	DefaultRetention = 24 * time.Hour
+)
+
+// Errors that [New] and the store's methods return, wrapped with context.
+var (
+	// ErrInvalidOptions is returned by [New] for options it cannot use.
+	ErrInvalidOptions = errors.New("pgstore: invalid options")
+
+	// ErrNotObject is returned when the stored app_metadata is neither
+	// SQL NULL, JSON null nor a JSON object: something other than this
+	// store wrote it, and the store will not guess what it means.
+	ErrNotObject = errors.New("pgstore: stored app_metadata is not an object")
+)
+
+// Clock tells the time. Both clocks of github.com/benbjohnson/clock fit.
+type Clock interface {
+	Now() time.Time
+}
+
+// Options configures a [Store]. The zero value means the defaults: the
+// tables that [Store.CreateSchema] creates, found on the search_path.
+//
+// Names are identifiers, never SQL: each part is quoted, so that no
+// configuration can change a statement. A schema-qualified table is
+// written as two parts, as in pgx.Identifier{"auth", "users"}.
+type Options struct {
+	// Table holds one row per user; nil means DefaultTable.
+	Table pgx.Identifier
+
+	// IDColumn is Table's user ID column, with a unique index; empty
+	// means DefaultIDColumn.
+	IDColumn string
+
+	// MetadataColumn is Table's jsonb column holding app_metadata;
+	// empty means DefaultMetadataColumn.
+	MetadataColumn string
+
+	// ReceiptsTable holds the receipts of [Store.Update]; nil means
+	// DefaultReceiptsTable.
+	ReceiptsTable pgx.Identifier
+
+	// Limits bounds what the store accepts.
+	Limits metadata.Limits
+
+	// Clock dates receipts and tells which have expired; nil means the
+	// real clock. Replicas sharing a database should agree on the time.
+	Clock Clock
+
+	// Retention is how long a receipt counts, from the update that
+	// recorded it; zero or less means DefaultRetention. A retried write
+	// that arrives later is applied again. [Store.Prune] deletes what
+	// has expired.
+	Retention time.Duration
+}
+
+// Store is a [metadata.Store] in PostgreSQL. It is safe for concurrent
+// use, by any number of processes sharing the database. Create one with
+// [New].
+type Store struct {
+	pool      *pgxpool.Pool
+	lim       metadata.Limits
+	clock     Clock
+	retention time.Duration
+	sql       statements
+}
+
+var _ metadata.Store = (*Store)(nil)
+
+// New returns a store that keeps app_metadata in the tables opts names,
+// through pool. It does not touch the database: see [Store.CreateSchema].
+func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("%w: nil pool", ErrInvalidOptions)
+	}
+
+	// Fill in the defaults, then refuse names PostgreSQL cannot hold.
+	if opts.Table == nil {
+		opts.Table = pgx.Identifier{DefaultTable}
+	}
+	if opts.IDColumn == "" {
+		opts.IDColumn = DefaultIDColumn
+	}
+	if opts.MetadataColumn == "" {
+		opts.MetadataColumn = DefaultMetadataColumn
+	}
+	if opts.ReceiptsTable == nil {
+		opts.ReceiptsTable = pgx.Identifier{DefaultReceiptsTable}
+	}
+	if err := checkNames(opts); err != nil {
+		return nil, err
+	}
+
+	s := &Store{
+		pool:      pool,
+		lim:       opts.Limits,
+		clock:     opts.Clock,
+		retention: opts.Retention,
+		sql:       newStatements(opts),
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	return s, nil
+}
+
+// checkNames refuses empty identifiers, and one table for both uses.
+func checkNames(opts Options) error {
+	tables := []struct {
+		field string
+		id    pgx.Identifier
+	}{
+		{"Table", opts.Table},
+		{"ReceiptsTable", opts.ReceiptsTable},
+	}
+	for _, tb := range tables {
+		if len(tb.id) == 0 || len(tb.id) > 3 {
+			return fmt.Errorf("%w: %s has %d parts, want 1 to 3",
+				ErrInvalidOptions, tb.field, len(tb.id))
+		}
+		for _, part := range tb.id {
+			if strings.ReplaceAll(part, "\x00", "") == "" {
+				return fmt.Errorf("%w: %s has an empty part",
+					ErrInvalidOptions, tb.field)
+			}
+		}
+	}
+	if strings.ReplaceAll(opts.IDColumn, "\x00", "") == "" ||
+		strings.ReplaceAll(opts.MetadataColumn, "\x00", "") == "" {
+		return fmt.Errorf("%w: empty column name", ErrInvalidOptions)
+	}
+	if opts.Table.Sanitize() == opts.ReceiptsTable.Sanitize() {
+		return fmt.Errorf("%w: Table and ReceiptsTable are the same table",
+			ErrInvalidOptions)
+	}
+	return nil
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// CreateSchema creates the tables of the default layout where they do not
+// exist yet: Table with a text primary key and a jsonb column, and
+// ReceiptsTable with an index for [Store.Prune]. It creates the tables
+// only, not the PostgreSQL schema that holds them. It is safe to call at
+// every start, from several replicas at once.
+func (s *Store) CreateSchema(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: create schema: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op once committed
+
+	// Replicas starting together would race on the catalog: take turns.
+	for _, q := range append([]string{lockDDL}, s.sql.ddl...) {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("pgstore: create schema: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: create schema: %w", err)
+	}
+	return nil
+}
+
+// Put creates the user, or replaces the user's app_metadata whole, with
+// m after validating it as a patch (see [metadata.Validate]) and checking
+// its size. A nil m stores SQL NULL: nothing stored yet. The user's
+// receipts are kept. Put is for seeding and tests; an auth server's
+// existing table, whose other columns may need values, gets its users
+// from the auth server.
+func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
+	var doc []byte
+	if m != nil {
+		data, err := metadata.Apply(nil, m, s.lim)
+		if err != nil {
+			return fmt.Errorf("pgstore: put %q: %w", userID, err)
+		}
+		if doc, err = json.Marshal(data); err != nil {
+			return fmt.Errorf("pgstore: put %q: %w: %w", userID,
+				metadata.ErrInvalidPatch, err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, s.sql.put, userID, doc); err != nil {
+		return fmt.Errorf("pgstore: put %q: %w", userID, storeErr(err))
+	}
+	return nil
+}
+
+// Get returns the user's app_metadata, nil when the column is SQL NULL or
+// JSON null. Numbers come back as json.Number, exactly as stored.
+func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, s.sql.get, userID).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get %q: %w", userID, err)
+	}
+	m, err := decode(doc)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get %q: %w", userID, err)
+	}
+	return m, nil
+}
+
+// HasReceipt implements [metadata.Store.HasReceipt]. A receipt older than
+// the retention period is reported as absent, pruned or not. An unknown
+// user has no receipts.
+func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
+	}
+	if receipt == "" {
+		return false, nil
+	}
+	var ok bool
+	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
+		s.cutoff()).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
+	}
+	return ok, nil
+}
+
+// Prune deletes the receipts that have expired and returns how many it
+// deleted. Expired receipts already count as absent; Prune only reclaims
+// their space. Call it periodically, from any one replica or from all.
+func (s *Store) Prune(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, s.sql.prune, s.cutoff())
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: prune: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// cutoff is the time at and before which a receipt has expired.
+func (s *Store) cutoff() time.Time {
+	return s.clock.Now().Add(-s.retention)
+}
+
+// decode reads a stored document: numbers as json.Number, SQL NULL and
+// JSON null as a nil map.
+func decode(doc []byte) (metadata.Map, error) {
+	if doc == nil {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode app_metadata: %w", err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return metadata.Map(v), nil
+	}
+	return nil, ErrNotObject
+}

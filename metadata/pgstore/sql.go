@@ -1,0 +1,130 @@
+package pgstore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// The SQL below names tables and columns with placeholders in braces,
+// which newStatements replaces with quoted identifiers. Every value is a
+// bound parameter.
+
+// lockDDL serialises CreateSchema across replicas; the key is arbitrary
+// but fixed ("logoutflow" in ASCII, truncated to 63 bits).
+const lockDDL = `SELECT pg_advisory_xact_lock(7237954125470429047)`
+
+var ddl = []string{`
+CREATE TABLE IF NOT EXISTS {users} (
+	{id} text PRIMARY KEY,
+	{md} jsonb
+)`, `
+CREATE TABLE IF NOT EXISTS {receipts} (
+	user_id    text        NOT NULL,
+	receipt    text        NOT NULL,
+	created_at timestamptz NOT NULL,
+	PRIMARY KEY (user_id, receipt)
+)`, `
+CREATE INDEX IF NOT EXISTS {receipts_idx} ON {receipts} (created_at)`,
+}
+
+const getSQL = `SELECT {md} FROM {users} WHERE {id} = $1`
+
+const putSQL = `
+INSERT INTO {users} ({id}, {md}) VALUES ($1, $2)
+ON CONFLICT ({id}) DO UPDATE SET {md} = excluded.{md}`
+
+// lockSQL reads the user's value and holds the row until the end of the
+// transaction. NO KEY UPDATE is the lock the UPDATE itself takes: it lets
+// rows of other tables that reference the user be inserted meanwhile.
+const lockSQL = `
+SELECT {md} FROM {users} WHERE {id} = $1 FOR NO KEY UPDATE`
+
+// receiptSQL records a receipt, or renews one that has expired ($4 is
+// the cutoff). It affects no row when the receipt still counts.
+const receiptSQL = `
+INSERT INTO {receipts} AS r (user_id, receipt, created_at)
+VALUES ($1, $2, $3)
+ON CONFLICT (user_id, receipt) DO UPDATE
+	SET created_at = excluded.created_at
+	WHERE r.created_at <= $4`
+
+// mergeSQL is the shallow merge: $2 holds the patch's non-null values,
+// which replace or add keys; $3 the keys that the patch deletes.
+const mergeSQL = `
+UPDATE {users} SET {md} = ({md} || $2::jsonb) - $3::text[]
+WHERE {id} = $1`
+
+// setSQL replaces a value that is SQL NULL or JSON null, where mergeSQL
+// would make an array of it.
+const setSQL = `UPDATE {users} SET {md} = $2::jsonb WHERE {id} = $1`
+
+const hasReceiptSQL = `
+SELECT EXISTS (
+	SELECT FROM {receipts}
+	WHERE user_id = $1 AND receipt = $2 AND created_at > $3
+)`
+
+const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
+
+// statements are the SQL of one store, its names filled in.
+type statements struct {
+	ddl []string
+
+	get, put, lock, receipt, merge, set, hasReceipt, prune string
+}
+
+func newStatements(opts Options) statements {
+	// The index lives in the receipts table's schema, named after it.
+	idx := opts.ReceiptsTable[len(opts.ReceiptsTable)-1] + "_created_at_idx"
+	r := strings.NewReplacer(
+		"{users}", opts.Table.Sanitize(),
+		"{id}", pgx.Identifier{opts.IDColumn}.Sanitize(),
+		"{md}", pgx.Identifier{opts.MetadataColumn}.Sanitize(),
+		"{receipts}", opts.ReceiptsTable.Sanitize(),
+		"{receipts_idx}", pgx.Identifier{idx}.Sanitize(),
+	)
+	st := statements{
+		get:        r.Replace(getSQL),
+		put:        r.Replace(putSQL),
+		lock:       r.Replace(lockSQL),
+		receipt:    r.Replace(receiptSQL),
+		merge:      r.Replace(mergeSQL),
+		set:        r.Replace(setSQL),
+		hasReceipt: r.Replace(hasReceiptSQL),
+		prune:      r.Replace(pruneSQL),
+	}
+	for _, q := range ddl {
+		st.ddl = append(st.ddl, r.Replace(q))
+	}
+	return st
+}
+
+// SQLSTATE codes the store acts on.
+const (
+	codeSerialization  = "40001"
+	codeDeadlock       = "40P01"
+	codeUntranslatable = "22P05" // jsonb refuses "\u0000"
+)
+
+// sqlState returns err's SQLSTATE, or "".
+func sqlState(err error) string {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return pe.Code
+	}
+	return ""
+}
+
+// storeErr marks a value that jsonb refuses as an invalid patch: the
+// patch was valid JSON, but PostgreSQL cannot store it.
+func storeErr(err error) error {
+	if sqlState(err) == codeUntranslatable {
+		return fmt.Errorf("%w: %w", metadata.ErrInvalidPatch, err)
+	}
+	return err
+}

@@ -1,0 +1,221 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// maxAttempts bounds the transactions one Update runs: PostgreSQL may
+// abort one (serialization failure, deadlock) or lose its connection.
+const maxAttempts = 5
+
+// errRetry marks an attempt that failed in a way that another attempt
+// may not.
+var errRetry = errors.New("pgstore: transaction failed")
+
+// Update implements [metadata.Store.Update] in one transaction that locks
+// the user's row: the receipt is recorded first, the row is read and
+// locked, fn runs on that value, and PostgreSQL merges the patch in a
+// single UPDATE. fn's error is returned unchanged.
+//
+// An attempt runs again, at most a few times, after a serialization
+// failure or a deadlock, and after losing its connection where that is
+// safe: before the commit was sent, or at any point when the update has
+// a receipt, which makes the retry apply the write at most once (a
+// commit that did happen makes the retry return [metadata.ErrDuplicate]).
+// fn is called once per attempt that gets the row.
+func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pgstore: update %q: %w", userID, err)
+		}
+		err := s.update(ctx, userID, receipt, fn)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("pgstore: update %q: %d attempts: %w",
+				userID, attempt, err)
+		}
+	}
+}
+
+// update is one attempt of Update. It holds a connection of its own for
+// two round trips: begin, record the receipt and lock the row; then write
+// and commit.
+func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", userID, err)
+	}
+	// The pool closes a connection released inside a transaction, so an
+	// attempt that fails before it can roll back leaks nothing.
+	defer conn.Release()
+
+	// Record the receipt and lock the row in one round trip.
+	cur, err := s.begin(ctx, conn, userID, receipt)
+	if err != nil && lost(ctx, conn) {
+		err = fmt.Errorf("%w: %w", errRetry, err)
+	}
+	if err != nil {
+		rollback(ctx, conn)
+		return err
+	}
+
+	// Compute the patch from the locked value; check it as memstore does.
+	patch, err := fn(cur)
+	if err != nil {
+		rollback(ctx, conn)
+		return err
+	}
+	if len(patch) > 0 {
+		if _, err := metadata.Apply(cur, patch, s.lim); err != nil {
+			rollback(ctx, conn)
+			return fmt.Errorf("pgstore: update %q: %w", userID, err)
+		}
+	}
+
+	// The caller may have given up while fn ran: then store nothing.
+	if err := ctx.Err(); err != nil {
+		rollback(ctx, conn)
+		return fmt.Errorf("pgstore: update %q: %w", userID, err)
+	}
+
+	// Merge and commit in one round trip. A connection lost meanwhile
+	// leaves the outcome unknown: only a receipt makes a retry safe.
+	err = s.commit(ctx, conn, userID, cur == nil, patch)
+	if err != nil && lost(ctx, conn) &&
+		(receipt != "" || pgconn.SafeToRetry(err)) {
+		err = fmt.Errorf("%w: %w", errRetry, err)
+	}
+	if err != nil {
+		rollback(ctx, conn)
+		return err
+	}
+	return nil
+}
+
+// begin opens the transaction, records the receipt if there is one, and
+// returns the user's value, its row locked.
+func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt string) (metadata.Map, error) {
+	b := new(pgx.Batch)
+	b.Queue("begin")
+	if receipt != "" {
+		now := s.clock.Now()
+		b.Queue(s.sql.receipt, userID, receipt, now,
+			now.Add(-s.retention))
+	}
+	b.Queue(s.sql.lock, userID)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+
+	// The results come in the order queued.
+	if _, err := br.Exec(); err != nil {
+		return nil, s.fail(userID, err)
+	}
+	recorded := true
+	if receipt != "" {
+		tag, err := br.Exec()
+		if err != nil {
+			return nil, s.fail(userID, err)
+		}
+		recorded = tag.RowsAffected() == 1
+	}
+	var doc []byte
+	err := br.QueryRow().Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+	if err != nil {
+		return nil, s.fail(userID, err)
+	}
+	if !recorded {
+		return nil, fmt.Errorf("%w: user %q, receipt %q",
+			metadata.ErrDuplicate, userID, receipt)
+	}
+	if err := br.Close(); err != nil {
+		return nil, s.fail(userID, err)
+	}
+
+	cur, err := decode(doc)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: update %q: %w", userID, err)
+	}
+	return cur, nil
+}
+
+// commit merges patch into the locked row and commits. empty tells that
+// nothing is stored yet, so the patch is the whole value.
+func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, userID string, empty bool, patch metadata.Map) error {
+	b := new(pgx.Batch)
+	if len(patch) > 0 {
+		set, del, err := split(patch)
+		if err != nil {
+			return fmt.Errorf("pgstore: update %q: %w: %w", userID,
+				metadata.ErrInvalidPatch, err)
+		}
+		if empty {
+			b.Queue(s.sql.set, userID, set)
+		} else {
+			b.Queue(s.sql.merge, userID, set, del)
+		}
+	}
+	b.Queue("commit")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return s.fail(userID, err)
+	}
+	return nil
+}
+
+// split encodes the patch's non-null values as one JSON object and lists
+// the keys it deletes.
+func split(patch metadata.Map) (set []byte, del []string, err error) {
+	vals := make(map[string]any, len(patch))
+	for k, v := range patch {
+		if v == nil {
+			del = append(del, k)
+			continue
+		}
+		vals[k] = v
+	}
+	if set, err = json.Marshal(vals); err != nil {
+		return nil, nil, err
+	}
+	if del == nil {
+		del = []string{}
+	}
+	return set, del, nil
+}
+
+// fail wraps a database error, marking those worth another attempt.
+func (s *Store) fail(userID string, err error) error {
+	switch sqlState(err) {
+	case codeSerialization, codeDeadlock:
+		return fmt.Errorf("%w: %w", errRetry, err)
+	}
+	return fmt.Errorf("pgstore: update %q: %w", userID, storeErr(err))
+}
+
+// lost reports whether the attempt failed because its connection, not
+// its caller, went away.
+func lost(ctx context.Context, conn *pgxpool.Conn) bool {
+	return ctx.Err() == nil && conn.Conn().IsClosed()
+}
+
+// rollback ends the transaction if the connection is still in one. When
+// that fails, or ctx has ended, the pool closes the connection on release
+// and the server rolls back.
+func rollback(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'I' || ctx.Err() != nil {
+		return
+	}
+	_, _ = conn.Exec(ctx, "rollback")
+}

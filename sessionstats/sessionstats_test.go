@@ -1,0 +1,939 @@
+package sessionstats_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/action/actiontest"
+	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/sessionstats"
+)
+
+// login is when most sessions below began; now, two hours later, when
+// they end.
+var (
+	login = time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC)
+	now   = login.Add(2 * time.Hour)
+)
+
+// Messages the action logs, as the tests expect them word for word.
+const (
+	msgMissing   = "last_login_at missing: session recorded as 0 s"
+	msgBadLogin  = "last_login_at unparseable: session recorded as 0 s"
+	msgTooShort  = "session too short to record: written as 0 s"
+	msgWrongType = "stored figure was a string: read as a number"
+	msgInvalid   = "stored figure invalid: counted from 0"
+	msgRecorded  = "session recorded"
+)
+
+// callOpts compares action.Call values: slog values by Equal, errors by
+// errors.Is.
+var callOpts = cmp.Options{
+	cmp.Comparer(func(a, b slog.Value) bool { return a.Equal(b) }),
+	cmpopts.EquateErrors(),
+}
+
+// at returns a mock clock set to t.
+func at(t time.Time) *clock.Mock {
+	c := clock.NewMock()
+	c.Set(t)
+	return c
+}
+
+// runAt runs track-logout-stats at time t on ev with a new recorder and
+// fails the test on an error.
+func runAt(tb testing.TB, t time.Time, ev *action.Event, opts sessionstats.Options) *actiontest.Recorder {
+	tb.Helper()
+	opts.Clock = at(t)
+	r, err := actiontest.Run(context.Background(), sessionstats.New(opts), ev,
+		actiontest.Options{})
+	if err != nil {
+		tb.Fatalf("track-logout-stats error: %v", err)
+	}
+	return r
+}
+
+// written is the call that writes the figures.
+func written(logoutAt string, duration, count, total int64) action.Call {
+	return action.Call{
+		API: action.CallSetAppMetadata,
+		Patch: metadata.Map{
+			sessionstats.KeyLastLogoutAt:        logoutAt,
+			sessionstats.KeyLastSessionDuration: duration,
+			sessionstats.KeySessionCount:        count,
+			sessionstats.KeyTotalSessionSeconds: total,
+		},
+	}
+}
+
+// stored is the app_metadata the figures leave when nothing else is
+// stored.
+func stored(logoutAt string, duration, count, total int64) metadata.Map {
+	return written(logoutAt, duration, count, total).Patch
+}
+
+// summary is the info log that ends every run.
+func summary(duration, count, total int64) action.Call {
+	return logCall(slog.LevelInfo, msgRecorded,
+		slog.Int64(sessionstats.KeyLastSessionDuration, duration),
+		slog.Int64(sessionstats.KeySessionCount, count),
+		slog.Int64(sessionstats.KeyTotalSessionSeconds, total))
+}
+
+// tooShort is the info log of a session under the threshold.
+func tooShort(measured, minSec int64) action.Call {
+	return logCall(slog.LevelInfo, msgTooShort,
+		slog.Int64("measured_sec", measured), slog.Int64("min_sec", minSec))
+}
+
+func logCall(level slog.Level, msg string, attrs ...slog.Attr) action.Call {
+	return action.Call{
+		API: action.CallLog, Level: level, Message: msg, Attrs: attrs,
+	}
+}
+
+// TestWorkedExamples runs each row of the SPEC's worked examples table.
+func TestWorkedExamples(t *testing.T) {
+	const (
+		tenAM   = "2026-05-20T10:00:00.000Z"
+		at0859  = "2026-05-20T08:00:59.000Z"
+		at0900  = "2026-05-20T08:01:00.000Z"
+		at07555 = "2026-05-20T07:55:00.000Z"
+	)
+	before := metadata.Map{
+		sessionstats.KeySessionCount:        3,
+		sessionstats.KeyTotalSessionSeconds: 9000,
+	}
+	tests := []struct {
+		name      string
+		now       time.Time
+		login     time.Time // zero: absent
+		stored    metadata.Map
+		wantCalls []action.Call
+		wantMeta  metadata.Map
+	}{
+		{
+			name:   "two-hour session",
+			now:    now,
+			login:  login,
+			stored: before,
+			wantCalls: []action.Call{
+				written(tenAM, 7200, 4, 16200),
+				summary(7200, 4, 16200),
+			},
+			wantMeta: stored(tenAM, 7200, 4, 16200),
+		},
+		{
+			name:   "last_login_at absent",
+			now:    now,
+			stored: before,
+			wantCalls: []action.Call{
+				logCall(slog.LevelWarn, msgMissing),
+				written(tenAM, 0, 4, 9000),
+				summary(0, 4, 9000),
+			},
+			wantMeta: stored(tenAM, 0, 4, 9000),
+		},
+		{
+			name:  "59 s is too short",
+			now:   login.Add(59 * time.Second),
+			login: login,
+			wantCalls: []action.Call{
+				tooShort(59, 60),
+				written(at0859, 0, 1, 0),
+				summary(0, 1, 0),
+			},
+			wantMeta: stored(at0859, 0, 1, 0),
+		},
+		{
+			name:  "60 s is recorded",
+			now:   login.Add(60 * time.Second),
+			login: login,
+			wantCalls: []action.Call{
+				written(at0900, 60, 1, 60),
+				summary(60, 1, 60),
+			},
+			wantMeta: stored(at0900, 60, 1, 60),
+		},
+		{
+			name:  "login in the future",
+			now:   login.Add(-5 * time.Minute),
+			login: login,
+			wantCalls: []action.Call{
+				tooShort(-300, 60),
+				written(at07555, 0, 1, 0),
+				summary(0, 1, 0),
+			},
+			wantMeta: stored(at07555, 0, 1, 0),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := actiontest.LogoutEvent("u1", tc.login, tc.stored)
+			r := runAt(t, tc.now, ev, sessionstats.Options{})
+			if diff := cmp.Diff(tc.wantCalls, r.Calls(), callOpts); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantMeta, r.AppMetadata()); diff != "" {
+				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDuration(t *testing.T) {
+	tests := []struct {
+		name    string
+		min     time.Duration
+		session time.Duration
+		want    int64 // seconds written
+		short   bool  // logged as too short
+	}{
+		{"59.5 s rounds up to 60", 0, 59500 * time.Millisecond, 60, false},
+		{"59.4 s rounds down to 59: too short", 0,
+			59400 * time.Millisecond, 0, true},
+		{"59.999999999 s", 0, 60*time.Second - 1, 60, false},
+		{"60.499999999 s", 0, 60500*time.Millisecond - 1, 60, false},
+		{"90.5 s halves up", 0, 90500 * time.Millisecond, 91, false},
+		{"zero", 0, 0, 0, true},
+		{"negative half", 0, -500 * time.Millisecond, 0, true},
+		{"threshold 10 s, 9.5 s", 10 * time.Second,
+			9500 * time.Millisecond, 10, false},
+		{"threshold 10 s, 9.4 s", 10 * time.Second,
+			9400 * time.Millisecond, 0, true},
+		{"threshold 1.5 s needs 2 s", 1500 * time.Millisecond,
+			1400 * time.Millisecond, 0, true},
+		{"threshold 1.5 s, 1.5 s rounds to 2", 1500 * time.Millisecond,
+			1500 * time.Millisecond, 2, false},
+		{"negative threshold records 0 s", -1, 200 * time.Millisecond,
+			0, false},
+		{"negative threshold, 1 s", -1, time.Second, 1, false},
+		{"negative threshold, clock skew", -1, -time.Minute, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := actiontest.LogoutEvent("u1", login, nil)
+			r := runAt(t, login.Add(tc.session), ev,
+				sessionstats.Options{MinDuration: tc.min})
+			f := sessionstats.Read(r.AppMetadata())
+			if f.LastSessionDuration != tc.want || f.SessionCount != 1 {
+				t.Errorf("duration, count = %d, %d; want %d, 1",
+					f.LastSessionDuration, f.SessionCount, tc.want)
+			}
+			if got := hasLog(r.Calls(), msgTooShort); got != tc.short {
+				t.Errorf("too-short log = %t, want %t", got, tc.short)
+			}
+		})
+	}
+}
+
+// hasLog reports whether calls hold a log with message msg.
+func hasLog(calls []action.Call, msg string) bool {
+	for _, c := range calls {
+		if c.API == action.CallLog && c.Message == msg {
+			return true
+		}
+	}
+	return false
+}
+
+// eventWithLogin returns a logout event whose last_login_at is decoded
+// from the JSON text raw, or absent when raw is empty.
+func eventWithLogin(tb testing.TB, raw string, md metadata.Map) *action.Event {
+	tb.Helper()
+	ev := actiontest.LogoutEvent("u1", time.Time{}, md)
+	if raw != "" {
+		err := json.Unmarshal([]byte(raw), &ev.User.LastLoginAt)
+		if err != nil {
+			tb.Fatalf("json.Unmarshal(%s) error: %v", raw, err)
+		}
+	}
+	return ev
+}
+
+func TestLastLoginAt(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want int64 // seconds recorded
+	}{
+		{"Z", `"2026-05-20T08:00:00Z"`, 7200},
+		{"+05:30", `"2026-05-20T13:30:00+05:30"`, 7200},
+		{"-08:00", `"2026-05-20T00:00:00-08:00"`, 7200},
+		{"0 fractional digits", `"2026-05-20T08:00:00Z"`, 7200},
+		{"3 fractional digits", `"2026-05-20T08:00:00.123Z"`, 7200},
+		{"6 fractional digits, half up", `"2026-05-20T08:00:00.500000Z"`,
+			7200},
+		{"9 fractional digits, just under half",
+			`"2026-05-20T08:00:00.500000001Z"`, 7199},
+		{"no offset is UTC", `"2026-05-20T08:00:00"`, 7200},
+		{"space for T", `"2026-05-20 08:00:00Z"`, 7200},
+		{"postgres text form", `"2026-05-20 08:00:00.123+00"`, 7200},
+		{"postgres hour offset", `"2026-05-20 09:00:00+01"`, 7200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runAt(t, now, eventWithLogin(t, tc.json, nil),
+				sessionstats.Options{})
+			want := []action.Call{
+				written("2026-05-20T10:00:00.000Z", tc.want, 1, tc.want),
+				summary(tc.want, 1, tc.want),
+			}
+			if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLastLoginAtUnparseable(t *testing.T) {
+	long := `"` + strings.Repeat("x", 100) + `"`
+	tests := []struct {
+		name      string
+		json      string
+		wantValue string // quoted in the warning; "" for missing
+	}{
+		{"empty string", `""`, `""`},
+		{"garbage", `"garbage"`, `"garbage"`},
+		{"impossible date", `"2026-02-30T08:00:00Z"`,
+			`"2026-02-30T08:00:00Z"`},
+		{"date alone", `"2026-05-20"`, `"2026-05-20"`},
+		{"zero string", `"0"`, `"0"`},
+		{"number 0", `0`, `0`},
+		{"unix millis", `1779264000000`, `1779264000000`},
+		{"true", `true`, `true`},
+		{"object", `{}`, `{}`},
+		{"array", `[]`, `[]`},
+		{"newline", `"2026-05-20T08:00:00Z\n"`, `"2026-05-20T08:00:00Z\n"`},
+		{"long value clipped", long, long[:64] + "..."},
+		{"null is missing", `null`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runAt(t, now, eventWithLogin(t, tc.json, nil),
+				sessionstats.Options{})
+			warning := logCall(slog.LevelWarn, msgMissing)
+			if tc.wantValue != "" {
+				warning = logCall(slog.LevelWarn, msgBadLogin,
+					slog.String("last_login_at", tc.wantValue))
+			}
+			want := []action.Call{
+				warning,
+				written("2026-05-20T10:00:00.000Z", 0, 1, 0),
+				summary(0, 1, 0),
+			}
+			if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStoredFigures(t *testing.T) {
+	type outcome int
+	const (
+		fine outcome = iota
+		wrongType
+		invalid
+	)
+	tests := []struct {
+		name   string
+		value  any
+		want   int64 // the previous figure as read
+		result outcome
+		kind   string // for invalid
+	}{
+		{"int", 3, 3, fine, ""},
+		{"float", 3.0, 3, fine, ""},
+		{"fraction floored", 3.7, 3, fine, ""},
+		{"json.Number", json.Number("3"), 3, fine, ""},
+		{"json.Number fraction", json.Number("3.9"), 3, fine, ""},
+		{"zero", 0, 0, fine, ""},
+		{"2^53-1", json.Number("9007199254740991"), sessionstats.MaxInt,
+			fine, ""},
+		{"decimal string", "3", 3, wrongType, ""},
+		{"decimal string with fraction", "3.5", 3, wrongType, ""},
+		{"leading space", " 3", 0, invalid, "string"},
+		{"negative string", "-2", 0, invalid, "string"},
+		{"plus sign", "+3", 0, invalid, "string"},
+		{"exponent", "3e2", 0, invalid, "string"},
+		{"dot alone", "3.", 0, invalid, "string"},
+		{"letters", "abc", 0, invalid, "string"},
+		{"empty string", "", 0, invalid, "string"},
+		{"string past 2^53-1", "9007199254740992", 0, invalid, "string"},
+		{"negative", -1, 0, invalid, "number"},
+		{"negative fraction", -0.5, 0, invalid, "number"},
+		{"1e308", 1e308, 0, invalid, "number"},
+		{"NaN", math.NaN(), 0, invalid, "number"},
+		{"infinity", math.Inf(1), 0, invalid, "number"},
+		{"2^53+1", json.Number("9007199254740993"), 0, invalid, "number"},
+		{"2^63", json.Number("9223372036854775808"), 0, invalid, "number"},
+		{"2^53 as float", float64(1 << 53), 0, invalid, "number"},
+		{"uint64 max", uint64(math.MaxUint64), 0, invalid, "number"},
+		{"true", true, 0, invalid, "boolean"},
+		{"null", nil, 0, invalid, "null"},
+		{"object", map[string]any{}, 0, invalid, "object"},
+		{"metadata.Map", metadata.Map{"n": 3}, 0, invalid, "object"},
+		{"array", []any{}, 0, invalid, "array"},
+	}
+	keys := []string{
+		sessionstats.KeySessionCount,
+		sessionstats.KeyTotalSessionSeconds,
+	}
+	for _, tc := range tests {
+		for _, key := range keys {
+			t.Run(tc.name+"/"+key, func(t *testing.T) {
+				md := metadata.Map{key: tc.value}
+				r := runAt(t, now, actiontest.LogoutEvent("u1", login, md),
+					sessionstats.Options{})
+
+				// The figure read counts, the other starts from 0.
+				count, total := int64(1), int64(7200)
+				if key == sessionstats.KeySessionCount {
+					count = min(tc.want+1, sessionstats.MaxInt)
+				} else {
+					total = min(tc.want+7200, sessionstats.MaxInt)
+				}
+				want := []action.Call{
+					written("2026-05-20T10:00:00.000Z", 7200, count, total),
+				}
+				switch tc.result {
+				case wrongType:
+					want = append(want, logCall(slog.LevelWarn, msgWrongType,
+						slog.String("key", key)))
+				case invalid:
+					want = append(want, logCall(slog.LevelWarn, msgInvalid,
+						slog.String("key", key), slog.String("kind", tc.kind)))
+				}
+				want = append(want, summary(7200, count, total))
+				diff := cmp.Diff(want, r.Calls(), callOpts)
+				if diff != "" {
+					t.Errorf("calls mismatch (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func TestSaturates(t *testing.T) {
+	tests := []struct {
+		name      string
+		count     any
+		total     any
+		wantCount int64
+		wantTotal int64
+	}{
+		{"total near the top", 5, sessionstats.MaxInt - 10,
+			6, sessionstats.MaxInt},
+		{"total at the top", 5, sessionstats.MaxInt, 6, sessionstats.MaxInt},
+		{"count at the top", sessionstats.MaxInt, 0,
+			sessionstats.MaxInt, 7200},
+		{"count as float at the top", float64(sessionstats.MaxInt), 0,
+			sessionstats.MaxInt, 7200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			md := metadata.Map{
+				sessionstats.KeySessionCount:        tc.count,
+				sessionstats.KeyTotalSessionSeconds: tc.total,
+			}
+			r := runAt(t, now, actiontest.LogoutEvent("u1", login, md),
+				sessionstats.Options{})
+			f := sessionstats.Read(r.AppMetadata())
+			if f.SessionCount != tc.wantCount ||
+				f.TotalSessionSeconds != tc.wantTotal {
+				t.Errorf("count, total = %d, %d; want %d, %d",
+					f.SessionCount, f.TotalSessionSeconds,
+					tc.wantCount, tc.wantTotal)
+			}
+			if hasLog(r.Calls(), msgInvalid) {
+				t.Errorf("calls hold %q, want none", msgInvalid)
+			}
+		})
+	}
+}
+
+func TestFarDates(t *testing.T) {
+	// Not midnight: LogoutEvent takes the zero time.Time as absent.
+	year1 := time.Date(1, 1, 1, 12, 0, 0, 0, time.UTC)
+	year9999 := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	tests := []struct {
+		name       string
+		login, now time.Time
+		want       int64
+	}{
+		{"year 1 to 9999", year1, year9999,
+			year9999.Unix() - year1.Unix()},
+		{"year 9999 to 1", year9999, year1, 0},
+		{"year 1 to 1 plus a day", year1, year1.Add(24 * time.Hour), 86400},
+		{"beyond 2^53-1 seconds saturates",
+			time.Date(-200_000_000_000, 1, 1, 0, 0, 0, 0, time.UTC), now,
+			sessionstats.MaxInt},
+		{"far past to far future", time.Unix(math.MinInt64/2, 0),
+			time.Unix(math.MaxInt64/2, 999999999), sessionstats.MaxInt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runAt(t, tc.now, actiontest.LogoutEvent("u1", tc.login, nil),
+				sessionstats.Options{})
+			f := sessionstats.Read(r.AppMetadata())
+			if f.LastSessionDuration != tc.want ||
+				f.TotalSessionSeconds != tc.want || f.SessionCount != 1 {
+				t.Errorf("duration, total, count = %d, %d, %d; "+
+					"want %d, %d, 1", f.LastSessionDuration,
+					f.TotalSessionSeconds, f.SessionCount, tc.want, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeepsOtherKeys(t *testing.T) {
+	md := metadata.Map{
+		"plan":                       "pro",
+		"prefs":                      map[string]any{"theme": "dark"},
+		sessionstats.KeySessionCount: 3,
+	}
+	r := runAt(t, now, actiontest.LogoutEvent("u1", login, md),
+		sessionstats.Options{})
+	want := stored("2026-05-20T10:00:00.000Z", 7200, 4, 7200)
+	want["plan"] = "pro"
+	want["prefs"] = map[string]any{"theme": "dark"}
+	if diff := cmp.Diff(want, r.AppMetadata()); diff != "" {
+		t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestReadsStoredValue checks that the figures grow from the value stored
+// at the moment of the write, not from the event's snapshot.
+func TestReadsStoredValue(t *testing.T) {
+	ctx := context.Background()
+	snapshot := metadata.Map{sessionstats.KeySessionCount: 3}
+	ev := actiontest.LogoutEvent("u1", login, snapshot)
+	r := actiontest.NewRecorder(ev, actiontest.Options{})
+	err := r.SetAppMetadata(ctx, metadata.Map{
+		sessionstats.KeySessionCount:        10,
+		sessionstats.KeyTotalSessionSeconds: 100,
+	})
+	if err != nil {
+		t.Fatalf("SetAppMetadata error: %v", err)
+	}
+
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	if err := a.Run(ctx, ev, r); err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+	f := sessionstats.Read(r.AppMetadata())
+	if f.SessionCount != 11 || f.TotalSessionSeconds != 7300 {
+		t.Errorf("count, total = %d, %d; want 11, 7300",
+			f.SessionCount, f.TotalSessionSeconds)
+	}
+}
+
+// TestUpdateRetried checks that a store running the update more than once
+// leaves one count and one warning per bad figure.
+func TestUpdateRetried(t *testing.T) {
+	md := metadata.Map{
+		sessionstats.KeySessionCount:        "3",
+		sessionstats.KeyTotalSessionSeconds: true,
+	}
+	ev := actiontest.LogoutEvent("u1", login, md)
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	r, err := actiontest.Run(context.Background(), a, ev,
+		actiontest.Options{Retries: 3})
+	if err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+	want := []action.Call{
+		written("2026-05-20T10:00:00.000Z", 7200, 4, 7200),
+		logCall(slog.LevelWarn, msgWrongType,
+			slog.String("key", sessionstats.KeySessionCount)),
+		logCall(slog.LevelWarn, msgInvalid,
+			slog.String("key", sessionstats.KeyTotalSessionSeconds),
+			slog.String("kind", "boolean")),
+		summary(7200, 4, 7200),
+	}
+	if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+		t.Errorf("calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestUpdateFails(t *testing.T) {
+	ev := actiontest.LogoutEvent("u1", login, nil)
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	r, err := actiontest.Run(context.Background(), a, ev, actiontest.Options{
+		Limits: metadata.Limits{MaxBytes: 20},
+	})
+	if !errors.Is(err, metadata.ErrTooLarge) {
+		t.Fatalf("Run error = %v, want metadata.ErrTooLarge", err)
+	}
+	if md := r.AppMetadata(); md != nil {
+		t.Errorf("AppMetadata() = %v, want nil", md)
+	}
+	if hasLog(r.Calls(), msgRecorded) {
+		t.Errorf("calls hold %q after a failed write", msgRecorded)
+	}
+}
+
+func TestNoEvent(t *testing.T) {
+	a := sessionstats.New(sessionstats.Options{})
+	_, err := actiontest.Run(context.Background(), a, nil,
+		actiontest.Options{})
+	if !errors.Is(err, sessionstats.ErrNoEvent) {
+		t.Errorf("Run(nil event) error = %v, want ErrNoEvent", err)
+	}
+}
+
+func TestRealClock(t *testing.T) {
+	before := time.Now().UTC().Truncate(time.Millisecond)
+	a := sessionstats.New(sessionstats.Options{})
+	ev := actiontest.LogoutEvent("u1", before.Add(-time.Hour), nil)
+	r, err := actiontest.Run(context.Background(), a, ev,
+		actiontest.Options{})
+	if err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+	got := sessionstats.Read(r.AppMetadata()).LastLogoutAt
+	if got.Before(before) {
+		t.Errorf("LastLogoutAt = %v, want at or after %v", got, before)
+	}
+}
+
+// TestLogsHoldNoPersonalData runs every path that logs for a user with an
+// email, and looks for the email in every record.
+func TestLogsHoldNoPersonalData(t *testing.T) {
+	const email = "alice@example.com"
+	events := map[string]*action.Event{
+		"recorded": actiontest.LogoutEvent("u1", login, nil),
+		"missing":  actiontest.LogoutEvent("u1", time.Time{}, nil),
+		"bad":      eventWithLogin(t, `"garbage"`, nil),
+		"short":    actiontest.LogoutEvent("u1", now, nil),
+		"bad figures": actiontest.LogoutEvent("u1", login, metadata.Map{
+			sessionstats.KeySessionCount:        "3",
+			sessionstats.KeyTotalSessionSeconds: map[string]any{},
+			"email":                             email,
+		}),
+	}
+	for name, ev := range events {
+		t.Run(name, func(t *testing.T) {
+			ev.User.Email = email
+			var buf bytes.Buffer
+			a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+			r, err := actiontest.Run(context.Background(), a, ev,
+				actiontest.Options{Logger: slog.New(slog.NewJSONHandler(&buf,
+					nil))})
+			if err != nil {
+				t.Fatalf("Run error: %v", err)
+			}
+			if bytes.Contains(buf.Bytes(), []byte(email)) {
+				t.Errorf("logs hold the email:\n%s", buf.Bytes())
+			}
+			for _, c := range r.Calls() {
+				if strings.Contains(c.Message, email) {
+					t.Errorf("message %q holds the email", c.Message)
+				}
+				for _, a := range c.Attrs {
+					if strings.Contains(a.Value.String(), email) {
+						t.Errorf("attr %v holds the email", a)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLogsCannotBeForged feeds last_login_at values that try to start a
+// log line of their own, and counts the lines each handler writes.
+func TestLogsCannotBeForged(t *testing.T) {
+	values := map[string]string{
+		"escaped newlines": `"x\nlevel=ERROR msg=\"forged\"\r\n"`,
+		"raw newlines":     "{\"x\": 1,\r\n\"level\": \"ERROR\"}\n",
+	}
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewTextHandler(b, nil)
+		},
+		"json": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewJSONHandler(b, nil)
+		},
+	}
+	for vname, value := range values {
+		for hname, newHandler := range handlers {
+			t.Run(vname+"/"+hname, func(t *testing.T) {
+				var buf bytes.Buffer
+				a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+				_, err := actiontest.Run(context.Background(), a,
+					eventWithLogin(t, value, nil),
+					actiontest.Options{Logger: slog.New(newHandler(&buf))})
+				if err != nil {
+					t.Fatalf("Run error: %v", err)
+				}
+
+				// A warning and the summary: two records, two lines.
+				out := buf.String()
+				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+				if len(lines) != 2 || strings.Contains(out, "\r") {
+					t.Fatalf("%d lines, want 2:\n%q", len(lines), out)
+				}
+				if !strings.Contains(lines[0], "WARN") {
+					t.Errorf("line 1 = %s, want the warning", lines[0])
+				}
+			})
+		}
+	}
+}
+
+func TestRead(t *testing.T) {
+	logout := time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		md   metadata.Map
+		want sessionstats.Figures
+	}{
+		{"nil", nil, sessionstats.Figures{}},
+		{"empty", metadata.Map{}, sessionstats.Figures{}},
+		{
+			name: "as written",
+			md:   stored("2026-05-20T10:00:00.000Z", 7200, 4, 16200),
+			want: sessionstats.Figures{
+				SessionCount:        4,
+				TotalSessionSeconds: 16200,
+				LastSessionDuration: 7200,
+				LastLogoutAt:        logout,
+			},
+		},
+		{
+			name: "as decoded from JSON",
+			md: metadata.Map{
+				sessionstats.KeyLastLogoutAt:        "2026-05-20T10:00:00Z",
+				sessionstats.KeyLastSessionDuration: json.Number("60"),
+				sessionstats.KeySessionCount:        float64(2),
+				sessionstats.KeyTotalSessionSeconds: json.Number("60.9"),
+			},
+			want: sessionstats.Figures{
+				SessionCount:        2,
+				TotalSessionSeconds: 60,
+				LastSessionDuration: 60,
+				LastLogoutAt:        logout,
+			},
+		},
+		{
+			name: "decimal strings read",
+			md: metadata.Map{
+				sessionstats.KeySessionCount:        "5",
+				sessionstats.KeyTotalSessionSeconds: "300.5",
+			},
+			want: sessionstats.Figures{
+				SessionCount: 5, TotalSessionSeconds: 300,
+			},
+		},
+		{
+			name: "invalid values are 0",
+			md: metadata.Map{
+				sessionstats.KeyLastLogoutAt:        "yesterday",
+				sessionstats.KeyLastSessionDuration: -5,
+				sessionstats.KeySessionCount:        true,
+				sessionstats.KeyTotalSessionSeconds: math.Inf(1),
+			},
+			want: sessionstats.Figures{},
+		},
+		{
+			name: "last_logout_at not a string",
+			md:   metadata.Map{sessionstats.KeyLastLogoutAt: 1779271200},
+			want: sessionstats.Figures{},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := sessionstats.Read(tc.md)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Read mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAverageSessionSeconds(t *testing.T) {
+	tests := []struct {
+		name string
+		f    sessionstats.Figures
+		want float64
+	}{
+		{"none", sessionstats.Figures{}, 0},
+		{"total without count", sessionstats.Figures{
+			TotalSessionSeconds: 10}, 0},
+		{"even", sessionstats.Figures{
+			SessionCount: 4, TotalSessionSeconds: 16200}, 4050},
+		{"fraction", sessionstats.Figures{
+			SessionCount: 3, TotalSessionSeconds: 10}, 10.0 / 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.f.AverageSessionSeconds(); got != tc.want {
+				t.Errorf("AverageSessionSeconds() = %v, want %v",
+					got, tc.want)
+			}
+		})
+	}
+}
+
+// nopAPI is the cheapest API: it stores nothing and logs nowhere, so that
+// a benchmark on it measures the action alone.
+type nopAPI struct{ current metadata.Map }
+
+func (nopAPI) Log(slog.Level, string, ...slog.Attr) {}
+func (a nopAPI) User() action.UserAPI               { return a }
+func (a nopAPI) Session() action.SessionAPI         { return a }
+func (nopAPI) SetCustomClaim(string, any) error     { return nil }
+
+func (nopAPI) SetAppMetadata(context.Context, metadata.Map) error {
+	return nil
+}
+
+func (a nopAPI) UpdateAppMetadata(_ context.Context, fn metadata.UpdateFunc) error {
+	_, err := fn(a.current)
+	return err
+}
+
+func BenchmarkTrackLogoutStats(b *testing.B) {
+	ctx := context.Background()
+	md := metadata.Map{
+		sessionstats.KeySessionCount:        json.Number("41"),
+		sessionstats.KeyTotalSessionSeconds: json.Number("123456"),
+		"plan":                              "pro",
+	}
+	ev := eventWithLogin(b, `"2026-05-20T08:00:00.000Z"`, md)
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+
+	b.Run("recorder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := actiontest.NewRecorder(ev, actiontest.Options{})
+			if err := a.Run(ctx, ev, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("action alone", func(b *testing.B) {
+		api := nopAPI{current: md}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := a.Run(ctx, ev, api); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzTrackLogoutStats runs the action on any last_login_at and any stored
+// figures, as JSON texts, and checks what must always hold.
+func FuzzTrackLogoutStats(f *testing.F) {
+	for _, seed := range [][3]string{
+		{`"2026-05-20T08:00:00.000Z"`, `3`, `9000`},
+		{``, `3`, `9000`},
+		{`"2026-05-20 08:00:00.123+00"`, `"3"`, `"3.5"`},
+		{`"2026-05-20T13:30:00+05:30"`, `3.7`, `-1`},
+		{`"2026-02-30T08:00:00Z"`, `1e308`, `9007199254740993`},
+		{`1779264000000`, `9223372036854775808`, `" 3"`},
+		{`null`, `true`, `null`},
+		{`{}`, `{}`, `[]`},
+		{`"0001-01-01T00:00:00Z"`, `9007199254740991`, `9007199254740991`},
+		{`"x\ny"`, `"abc"`, `""`},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	f.Fuzz(func(t *testing.T, loginJSON, countJSON, totalJSON string) {
+		// Build the event as a decoder would; skip texts that are not
+		// JSON, which never reach an action.
+		ev := actiontest.LogoutEvent("u1", time.Time{}, nil)
+		if loginJSON != "" &&
+			json.Unmarshal([]byte(loginJSON), &ev.User.LastLoginAt) != nil {
+			return
+		}
+		md := metadata.Map{}
+		for key, text := range map[string]string{
+			sessionstats.KeySessionCount:        countJSON,
+			sessionstats.KeyTotalSessionSeconds: totalJSON,
+		} {
+			if text == "" {
+				continue
+			}
+			v, ok := decode(text)
+			if !ok {
+				return
+			}
+			md[key] = v
+		}
+		ev.User.AppMetadata = md
+		before := sessionstats.Read(md)
+
+		// Run it: no panic, no error, and a record JSON can hold.
+		r, err := actiontest.Run(context.Background(), a, ev,
+			actiontest.Options{Limits: metadata.Limits{MaxBytes: 1 << 30}})
+		if err != nil {
+			t.Fatalf("Run error: %v", err)
+		}
+		after := r.AppMetadata()
+		if _, err := json.Marshal(after); err != nil {
+			t.Fatalf("json.Marshal(app_metadata) error: %v", err)
+		}
+
+		// The session counts once, from the previous valid figures.
+		got := sessionstats.Read(after)
+		if want := min(before.SessionCount+1, sessionstats.MaxInt); got.SessionCount != want {
+			t.Errorf("session_count = %d, want %d", got.SessionCount, want)
+		}
+		if got.TotalSessionSeconds < before.TotalSessionSeconds {
+			t.Errorf("total_session_seconds = %d, was %d",
+				got.TotalSessionSeconds, before.TotalSessionSeconds)
+		}
+		if got.LastSessionDuration < 0 ||
+			got.TotalSessionSeconds > sessionstats.MaxInt {
+			t.Errorf("figures out of range: %+v", got)
+		}
+		if n, ok := exactFigure(md[sessionstats.KeySessionCount]); ok &&
+			before.SessionCount != n {
+			t.Errorf("previous session_count read as %d, want %d",
+				before.SessionCount, n)
+		}
+	})
+}
+
+// decode reads one JSON value keeping numbers as json.Number, as events
+// are decoded.
+func decode(text string) (any, bool) {
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	var v, extra any
+	if d.Decode(&v) != nil || d.Decode(&extra) != io.EOF {
+		return nil, false
+	}
+	return v, true
+}
+
+// exactFigure reads a plain JSON integer in [0, MaxInt] independently of
+// the package, as an oracle for the fuzz target.
+func exactFigure(v any) (int64, bool) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	n, err := num.Int64()
+	if err != nil || n < 0 || n > sessionstats.MaxInt {
+		return 0, false
+	}
+	return n, true
+}
