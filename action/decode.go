@@ -30,9 +30,9 @@ const maxDepth = 1000
 //
 // Keys match exactly, case included; unknown keys are ignored. Numbers in
 // app_metadata are kept as [json.Number], so integers beyond 2^53 stay
-// exact. "last_login_at" and "created_at" never fail decoding, whatever
-// their JSON type: a [Timestamp] keeps what it was given, and the action
-// that reads it decides.
+// exact. "last_login_at", "created_at" and "last_active_at" never fail
+// decoding, whatever their JSON type: a [Timestamp] keeps what it was
+// given, and the action that reads it decides.
 //
 // Every error wraps [ErrBadEvent] and names the key or the byte offset at
 // fault; invalid JSON also wraps the [*json.SyntaxError].
@@ -110,8 +110,12 @@ func decodeSession(raw json.RawMessage, s *Session) error {
 		&s.ID); err != nil {
 		return err
 	}
-	return decodeTime(fields, "created_at", "session.created_at",
-		&s.CreatedAt)
+	if err := decodeTime(fields, "created_at", "session.created_at",
+		&s.CreatedAt); err != nil {
+		return err
+	}
+	return decodeTime(fields, "last_active_at", "session.last_active_at",
+		&s.LastActiveAt)
 }
 
 // decodeObject splits the object raw into its fields. It returns nil
@@ -289,8 +293,9 @@ func checkEvent(data []byte) error {
 		valueDone(top)
 	}
 
-	// Nothing but white space may follow the event.
-	off := d.InputOffset()
+	// Nothing but white space may follow the event; the offset is that
+	// of the first byte after it.
+	off := tokenStart(data, d.InputOffset())
 	if _, err := d.Token(); err != io.EOF {
 		if err != nil {
 			return syntaxError(err, data)

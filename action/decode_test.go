@@ -172,9 +172,10 @@ var decodeBad = []struct {
 		want: []string{"byte offset 13", "invalid character 'x'"},
 	},
 	{
-		name: "second object",
-		in:   `{} {}`,
-		want: []string{"byte offset 2", "data after the event"},
+		name:   "second object",
+		reason: "the offset is that of the second object, as for garbage",
+		in:     `{} {}`,
+		want:   []string{"byte offset 3", "data after the event"},
 	},
 	{
 		name: "invalid JSON",
