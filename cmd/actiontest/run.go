@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/action/actiontest"
+	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/sessionstats"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0 // the action ran
+	exitFailed   = 1 // the action returned an error or panicked
+	exitBadInput = 2 // nothing ran: bad flags, bad event
+)
+
+// maxInput bounds the event read from standard input. It is far above any
+// real event and keeps a runaway pipe from filling the memory.
+const maxInput = 64 << 20
+
+// config is what the flags set for the action.
+type config struct {
+	clock       clock.Clock
+	minDuration time.Duration
+}
+
+// actions builds each known action by name.
+var actions = map[string]func(config) action.Action{
+	sessionstats.Name: func(c config) action.Action {
+		return sessionstats.New(sessionstats.Options{
+			Clock:       c.clock,
+			MinDuration: c.minDuration,
+		})
+	},
+}
+
+// output is what the command prints.
+type output struct {
+	Calls       []action.Call `json:"calls"`
+	AppMetadata metadata.Map  `json:"app_metadata"`
+}
+
+// run is the whole command: it parses args, reads the event from stdin,
+// runs the action and writes the result to stdout and any problem, as
+// one line, to stderr. It returns the exit status. wall is the clock used
+// when -now is not given.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Clock) int {
+	// Parse the flags; flag's own messages are replaced by one line.
+	fs := flag.NewFlagSet("actiontest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("action", "", "")
+	nowText := fs.String("now", "", "")
+	minDuration := fs.Duration("min-duration",
+		sessionstats.DefaultMinDuration, "")
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(stdout, usage)
+		return exitOK
+	case err != nil:
+		return fail(stderr, exitBadInput, "%s (see -h)", err)
+	case fs.NArg() > 0:
+		return fail(stderr, exitBadInput,
+			"unexpected argument %q: the event is read from standard "+
+				"input (see -h)", fs.Arg(0))
+	}
+
+	// Pick the action and its clock.
+	build, ok := actions[*name]
+	if !ok {
+		return fail(stderr, exitBadInput, "%s; known actions: %s",
+			unknownAction(*name), strings.Join(knownActions(), ", "))
+	}
+	cfg := config{clock: wall, minDuration: *minDuration}
+	if *minDuration <= 0 {
+		cfg.minDuration = -1 // sessionstats: record every session
+	}
+	if *nowText != "" {
+		now, err := action.ParseTime(*nowText)
+		if err != nil {
+			return fail(stderr, exitBadInput, "bad -now %q: want a time "+
+				"such as 2026-05-20T10:00:00.000Z", *nowText)
+		}
+		mock := clock.NewMock()
+		mock.Set(now)
+		cfg.clock = mock
+	}
+
+	// Read and decode the event, refusing what is not one.
+	data, err := io.ReadAll(io.LimitReader(stdin, maxInput+1))
+	if err != nil {
+		return fail(stderr, exitBadInput, "reading standard input: %v", err)
+	}
+	if len(data) > maxInput {
+		return fail(stderr, exitBadInput, "the event is over %d MiB",
+			maxInput>>20)
+	}
+	ev, err := action.DecodeEvent(data)
+	if err != nil {
+		return fail(stderr, exitBadInput, "%v", err)
+	}
+
+	// Run the action; an event it cannot run on is bad input, and any
+	// other error still shows the calls made before it.
+	a := build(cfg)
+	rec, runErr := actiontest.Run(context.Background(), a, ev,
+		actiontest.Options{})
+	if errors.Is(runErr, actiontest.ErrTrigger) {
+		return fail(stderr, exitBadInput, "%v", runErr)
+	}
+	out := output{Calls: rec.Calls(), AppMetadata: rec.AppMetadata()}
+	if out.Calls == nil {
+		out.Calls = []action.Call{}
+	}
+	if out.AppMetadata == nil {
+		out.AppMetadata = metadata.Map{}
+	}
+	if err := encode(stdout, out); err != nil {
+		return fail(stderr, exitFailed, "writing the result: %v", err)
+	}
+	if runErr != nil {
+		return fail(stderr, exitFailed, "action %s failed: %v", a.Name,
+			runErr)
+	}
+	return exitOK
+}
+
+// encode writes out as indented JSON, numbers as their text and '<', '>'
+// and '&' as they are.
+func encode(w io.Writer, out output) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// fail writes one line to stderr and returns status.
+func fail(stderr io.Writer, status int, format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(stderr, "actiontest: %s\n", oneLine(msg))
+	return status
+}
+
+// oneLine escapes line breaks, so that a message stays one line whatever
+// text it quotes.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`,
+		"\u2028", `\u2028`, "\u2029", `\u2029`).Replace(s)
+}
+
+// unknownAction says what is wrong with the action's name.
+func unknownAction(name string) string {
+	if name == "" {
+		return "no -action given"
+	}
+	return fmt.Sprintf("unknown action %q", name)
+}
+
+// knownActions returns the names of the known actions, sorted.
+func knownActions() []string {
+	names := make([]string, 0, len(actions))
+	for n := range actions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// usage is what -h prints.
+const usage = `Usage: actiontest -action NAME [-now TIME] [-min-duration DURATION] < event.json
+
+Runs one action on one event, as a console's Test tab does, and prints
+every API call the action made and the app_metadata it left.
+
+The event is read from standard input, in the action package's JSON form:
+
+  {"trigger": "logout",
+   "user": {"user_id": "u1", "email": "a@example.com",
+            "last_login_at": "2026-05-20T08:00:00.000Z",
+            "app_metadata": {"session_count": 3}},
+   "session": {"session_id": "s1"}}
+
+The action runs against a recorder whose stored app_metadata starts as the
+event's. The output is one JSON object:
+
+  {"calls": [...], "app_metadata": {...}}
+
+app_metadata is the stored value after the run ({} when nothing is
+stored); each call, in the order made, is one of
+
+  {"api": "log", "level": "debug|info|warn|error", "message": "...", "attrs": {...}}
+  {"api": "user.setAppMetadata", "patch": {...}}
+  {"api": "session.setCustomClaim", "key": "...", "value": ...}
+
+with "error": "..." last when the call was refused. An atomic update shows
+as the patch it applied. Numbers are printed exactly as read: an integer
+above 2^53 is never rounded.
+
+Flags:
+
+  -action NAME
+        the action to run: track-logout-stats
+  -now TIME
+        the clock's time during the run, as RFC 3339
+        (2026-05-20T10:00:00.000Z) or any form last_login_at accepts;
+        the wall clock by default
+  -min-duration DURATION
+        track-logout-stats: a shorter session is counted but recorded
+        as 0 s; a Go duration (90s, 2m); 1m by default; 0 records every
+        session
+  -h
+        print this help
+
+Exit status:
+
+  0  the action ran (warnings included)
+  1  the action returned an error or panicked; the calls are printed
+     all the same
+  2  unusable input: a bad flag, an unknown action, a bad -now, or input
+     that is not an event (invalid JSON, with its byte offset; not an
+     object; a field of the wrong type); nothing is printed on standard
+     output
+
+Whenever the status is not 0, one line on standard error names the
+problem.
+`

@@ -1,0 +1,529 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/google/go-cmp/cmp"
+)
+
+// wall is the fake wall clock's time in every test: the run uses it when
+// -now is not given.
+var wall = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// tls is the usual flag for the action.
+const tls = "-action=track-logout-stats"
+
+// specEvent is the event of the SPEC's first worked example.
+const specEvent = `{"trigger": "logout",
+ "user": {"user_id": "u1", "email": "a@example.com",
+          "last_login_at": "2026-05-20T08:00:00.000Z",
+          "app_metadata": {"session_count": 3,
+                           "total_session_seconds": 9000}},
+ "session": {"session_id": "s1"}}`
+
+// specOutput is the command's output on it, byte for byte, as the README
+// shows it.
+const specOutput = `{
+  "calls": [
+    {
+      "api": "user.setAppMetadata",
+      "patch": {
+        "last_logout_at": "2026-05-20T10:00:00.000Z",
+        "last_session_duration_sec": 7200,
+        "session_count": 4,
+        "total_session_seconds": 16200
+      }
+    },
+    {
+      "api": "log",
+      "level": "info",
+      "message": "session recorded",
+      "attrs": {
+        "last_session_duration_sec": 7200,
+        "session_count": 4,
+        "total_session_seconds": 16200
+      }
+    }
+  ],
+  "app_metadata": {
+    "last_logout_at": "2026-05-20T10:00:00.000Z",
+    "last_session_duration_sec": 7200,
+    "session_count": 4,
+    "total_session_seconds": 16200
+  }
+}
+`
+
+// result is what one run of the command gave.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCmd runs the command with args on stdin at the fake wall clock.
+func runCmd(tb testing.TB, stdin string, args ...string) result {
+	tb.Helper()
+	clk := clock.NewMock()
+	clk.Set(wall)
+	var stdout, stderr bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &stdout, &stderr, clk)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// decodeJSON decodes text with numbers kept as their text, failing the
+// test when it is not one JSON value.
+func decodeJSON(tb testing.TB, text string) any {
+	tb.Helper()
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		tb.Fatalf("not JSON: %v\n%s", err, text)
+	}
+	if d.More() {
+		tb.Fatalf("more than one JSON value:\n%s", text)
+	}
+	return v
+}
+
+// event builds an event whose user has the given last_login_at and
+// app_metadata, as JSON texts.
+func event(lastLoginAt, appMetadata string) string {
+	return `{"user": {"user_id": "u1", "last_login_at": ` + lastLoginAt +
+		`, "app_metadata": ` + appMetadata + `}}`
+}
+
+func TestSpecFirstExample(t *testing.T) {
+	got := runCmd(t, specEvent, tls, "-now", "2026-05-20T10:00:00.000Z")
+	want := result{code: 0, stdout: specOutput}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(result{})); diff != "" {
+		t.Errorf("run mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestRuns covers runs of the action, whose output is compared as JSON.
+func TestRuns(t *testing.T) {
+	// big leaves the stored app_metadata 88 bytes under the limit, too
+	// few for the figures.
+	big := strings.Repeat("x", 16<<10-100)
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantOut  string // JSON
+	}{
+		{
+			name:  "now defaults to the wall clock",
+			args:  []string{tls},
+			stdin: event(`"2026-06-01T11:00:00Z"`, `null`),
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}`,
+		},
+		{
+			name: "now with an offset is written in UTC",
+			args: []string{tls, "-now", "2026-06-01T14:00:00+02:00"},
+			stdin: event(`"2026-06-01T11:00:00Z"`,
+				`{"plan": "pro"}`),
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}],
+				"app_metadata": {"plan": "pro",
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}`,
+		},
+		{
+			name:  "min-duration raises the threshold",
+			args:  []string{tls, "-min-duration", "2m"},
+			stdin: event(`"2026-06-01T11:58:30Z"`, `{}`),
+			wantOut: `{"calls": [
+				{"api": "log", "level": "info",
+				 "message": "session too short to record: written as 0 s",
+				 "attrs": {"measured_sec": 90, "min_sec": 120}},
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}}`,
+		},
+		{
+			name:  "min-duration 0 records every session",
+			args:  []string{tls, "-min-duration", "0"},
+			stdin: event(`"2026-06-01T11:59:55Z"`, `{}`),
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 5,
+					"session_count": 1, "total_session_seconds": 5}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 5,
+					"session_count": 1, "total_session_seconds": 5}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 5,
+					"session_count": 1, "total_session_seconds": 5}}`,
+		},
+		{
+			name: "a warning still exits 0",
+			args: []string{tls},
+			stdin: `{"user": {"user_id": "u1",
+				"app_metadata": {"session_count": 3,
+					"total_session_seconds": 9000}}}`,
+			wantOut: `{"calls": [
+				{"api": "log", "level": "warn",
+				 "message": "last_login_at missing: session recorded as 0 s",
+				 "attrs": {}},
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 4, "total_session_seconds": 9000}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 0,
+					"session_count": 4, "total_session_seconds": 9000}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 4, "total_session_seconds": 9000}}`,
+		},
+		{
+			name: "integers above 2^53 are copied exactly",
+			args: []string{tls},
+			stdin: event(`"2026-06-01T11:00:00Z"`,
+				`{"big": 9007199254740993, "huge": 123456789012345678901234567890,
+				  "exp": 1e400, "neg": -9007199254740995,
+				  "nested": {"id": 18446744073709551617},
+				  "session_count": 9007199254740993}`),
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}},
+				{"api": "log", "level": "warn",
+				 "message": "stored figure invalid: counted from 0",
+				 "attrs": {"key": "session_count", "kind": "number"}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}],
+				"app_metadata": {
+					"big": 9007199254740993,
+					"huge": 123456789012345678901234567890,
+					"exp": 1e400, "neg": -9007199254740995,
+					"nested": {"id": 18446744073709551617},
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}`,
+		},
+		{
+			name: "an unparseable last_login_at is quoted in the warning",
+			args: []string{tls},
+			stdin: event(`"2026-05-20T08:00:00Z\nlevel=ERROR msg=forged"`,
+				`{}`),
+			wantOut: `{"calls": [
+				{"api": "log", "level": "warn",
+				 "message": "last_login_at unparseable: session recorded as 0 s",
+				 "attrs": {"last_login_at": "\"2026-05-20T08:00:00Z\\nlevel=ERROR msg=forged\""}},
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 0,
+					"session_count": 1, "total_session_seconds": 0}}`,
+		},
+		{
+			name: "a 1 MiB string is carried through",
+			args: []string{tls, "-now", "2026-06-01T12:00:00Z"},
+			stdin: `{"user": {"user_id": "u1", "email": "` +
+				strings.Repeat("e", 1<<20) + `",
+				"last_login_at": "2026-06-01T11:00:00Z"}}`,
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}},
+				{"api": "log", "level": "info",
+				 "message": "session recorded",
+				 "attrs": {"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}],
+				"app_metadata": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600}}`,
+		},
+		{
+			name: "a refused write exits 1 and still prints the calls",
+			args: []string{tls},
+			stdin: event(`"2026-06-01T11:00:00Z"`,
+				`{"notes": "`+big+`"}`),
+			wantCode: 1,
+			wantOut: `{"calls": [
+				{"api": "user.setAppMetadata", "patch": {
+					"last_logout_at": "2026-06-01T12:00:00.000Z",
+					"last_session_duration_sec": 3600,
+					"session_count": 1, "total_session_seconds": 3600},
+				 "error": "metadata: app_metadata too large: 16420 bytes, over the limit of 16384 at key \"session_count\""}],
+				"app_metadata": {"notes": "` + big + `"}}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runCmd(t, tc.stdin, tc.args...)
+			if got.code != tc.wantCode {
+				t.Errorf("exit status = %d, want %d; stderr: %s",
+					got.code, tc.wantCode, got.stderr)
+			}
+			if diff := cmp.Diff(decodeJSON(t, tc.wantOut),
+				decodeJSON(t, got.stdout)); diff != "" {
+				t.Errorf("output mismatch (-want +got):\n%s", diff)
+			}
+			checkStderr(t, got)
+		})
+	}
+}
+
+// checkStderr checks that stderr is empty on success and one line
+// otherwise.
+func checkStderr(t *testing.T, got result) {
+	t.Helper()
+	switch {
+	case got.code == 0 && got.stderr != "":
+		t.Errorf("stderr = %q, want nothing", got.stderr)
+	case got.code != 0 && (strings.Count(got.stderr, "\n") != 1 ||
+		!strings.HasSuffix(got.stderr, "\n")):
+		t.Errorf("stderr = %q, want one line", got.stderr)
+	}
+}
+
+// TestBadInput covers input the command refuses with status 2 and one
+// line on stderr, printing nothing.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantStderr string
+	}{
+		{
+			name:  "invalid JSON names the byte offset",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1",, "email": "a"}}`,
+			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+				"byte offset 26: invalid character ',' looking for " +
+				"beginning of object key string\n",
+		},
+		{
+			name:  "truncated JSON names the end",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1"`,
+			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+				"byte offset 25: unexpected end of input\n",
+		},
+		{
+			name:  "trailing garbage",
+			args:  []string{tls},
+			stdin: `{"user": {}} x`,
+			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+				"byte offset 13: invalid character 'x' after top-level " +
+				"value\n",
+		},
+		{
+			name:  "a second value after the event",
+			args:  []string{tls},
+			stdin: `{"user": {}} {}`,
+			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+				"byte offset 13: data after the event\n",
+		},
+		{
+			name:  "empty input",
+			args:  []string{tls},
+			stdin: "",
+			wantStderr: "actiontest: action: bad event: empty input, " +
+				"want a JSON object\n",
+		},
+		{
+			name:  "white space only",
+			args:  []string{tls},
+			stdin: " \n\t",
+			wantStderr: "actiontest: action: bad event: empty input, " +
+				"want a JSON object\n",
+		},
+		{
+			name:  "an array, not an object",
+			args:  []string{tls},
+			stdin: `[{"user": {}}]`,
+			wantStderr: "actiontest: action: bad event: the event must " +
+				"be a JSON object, not an array\n",
+		},
+		{
+			name:  "a string, not an object",
+			args:  []string{tls},
+			stdin: `"event"`,
+			wantStderr: "actiontest: action: bad event: the event must " +
+				"be a JSON object, not a string\n",
+		},
+		{
+			name:  "user as a string",
+			args:  []string{tls},
+			stdin: `{"user": "u1"}`,
+			wantStderr: "actiontest: action: bad event: user must be an " +
+				"object, not a string\n",
+		},
+		{
+			name:  "app_metadata as an array",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1", "app_metadata": [1]}}`,
+			wantStderr: "actiontest: action: bad event: " +
+				"user.app_metadata must be an object or null, not an " +
+				"array\n",
+		},
+		{
+			name:  "app_metadata as a number",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1", "app_metadata": 3}}`,
+			wantStderr: "actiontest: action: bad event: " +
+				"user.app_metadata must be an object or null, not a " +
+				"number\n",
+		},
+		{
+			name: "a duplicated key",
+			args: []string{tls},
+			stdin: `{"user": {"user_id": "u1", "app_metadata":
+				{"session_count": 1, "session_count": 2}}}`,
+			wantStderr: "actiontest: action: bad event: duplicate key " +
+				`"session_count" in user.app_metadata at byte offset ` +
+				"68\n",
+		},
+		{
+			name:  "a trigger the action does not handle",
+			args:  []string{tls},
+			stdin: `{"trigger": "login", "user": {"user_id": "u1"}}`,
+			wantStderr: "actiontest: actiontest: action cannot run on " +
+				`the event: action "track-logout-stats", trigger ` +
+				`"login"` + "\n",
+		},
+		{
+			name:  "an unknown action lists the known ones",
+			args:  []string{"-action", "track-login-stats"},
+			stdin: specEvent,
+			wantStderr: `actiontest: unknown action "track-login-stats"; ` +
+				"known actions: track-logout-stats\n",
+		},
+		{
+			name:  "no action",
+			stdin: specEvent,
+			wantStderr: "actiontest: no -action given; known actions: " +
+				"track-logout-stats\n",
+		},
+		{
+			name:  "a bad -now",
+			args:  []string{tls, "-now", "yesterday"},
+			stdin: specEvent,
+			wantStderr: `actiontest: bad -now "yesterday": want a time ` +
+				"such as 2026-05-20T10:00:00.000Z\n",
+		},
+		{
+			name:  "an impossible -now",
+			args:  []string{tls, "-now", "2026-02-30T10:00:00Z"},
+			stdin: specEvent,
+			wantStderr: `actiontest: bad -now "2026-02-30T10:00:00Z": ` +
+				"want a time such as 2026-05-20T10:00:00.000Z\n",
+		},
+		{
+			name:  "a -now holding a line break stays one line",
+			args:  []string{tls, "-now", "2026\nactiontest: ok"},
+			stdin: specEvent,
+			wantStderr: `actiontest: bad -now "2026\nactiontest: ok": ` +
+				"want a time such as 2026-05-20T10:00:00.000Z\n",
+		},
+		{
+			name:  "a bad -min-duration",
+			args:  []string{tls, "-min-duration", "60"},
+			stdin: specEvent,
+			wantStderr: `actiontest: invalid value "60" for flag ` +
+				"-min-duration: parse error (see -h)\n",
+		},
+		{
+			name:  "an unknown flag",
+			args:  []string{tls, "-verbose"},
+			stdin: specEvent,
+			wantStderr: "actiontest: flag provided but not defined: " +
+				"-verbose (see -h)\n",
+		},
+		{
+			name:  "an argument",
+			args:  []string{tls, "event.json"},
+			stdin: specEvent,
+			wantStderr: `actiontest: unexpected argument "event.json": ` +
+				"the event is read from standard input (see -h)\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runCmd(t, tc.stdin, tc.args...)
+			want := result{code: 2, stderr: tc.wantStderr}
+			if diff := cmp.Diff(want, got,
+				cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("run mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		t.Run(arg, func(t *testing.T) {
+			got := runCmd(t, "", arg)
+			want := result{code: 0, stdout: usage}
+			if diff := cmp.Diff(want, got,
+				cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("run mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// The help documents every flag and every exit status.
+	for _, s := range []string{"-action", "-now", "-min-duration", "-h",
+		"track-logout-stats", "\n  0 ", "\n  1 ", "\n  2 ", "byte offset"} {
+		if !strings.Contains(usage, s) {
+			t.Errorf("usage does not mention %q", s)
+		}
+	}
+}
