@@ -3,6 +3,7 @@ package metadata_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -105,6 +106,14 @@ func TestValidate(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("Validate = %q, want it to say %q", err,
 					tc.reason)
+			}
+
+			// Each refused patch holds one key, which the error names.
+			for k := range tc.patch {
+				if key := fmt.Sprintf("key %q: ", k); !strings.Contains(
+					err.Error(), key) {
+					t.Errorf("Validate = %q, want it to name %s", err, key)
+				}
 			}
 		})
 	}

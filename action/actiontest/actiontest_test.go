@@ -3,9 +3,11 @@ package actiontest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +36,8 @@ func TestSetAppMetadata(t *testing.T) {
 		limits   metadata.Limits
 		patch    metadata.Map
 		wantErr  error
+		reason   string
+		wantText string // the key and the reason, in the error
 		wantMeta metadata.Map
 	}{
 		{
@@ -47,21 +51,71 @@ func TestSetAppMetadata(t *testing.T) {
 			wantMeta: metadata.Map{"n": 1},
 		},
 		{
+			name:     "json.Number kept exact",
+			patch:    metadata.Map{"n": json.Number("9007199254740993")},
+			wantMeta: metadata.Map{"plan": "pro", "n": json.Number("9007199254740993")},
+		},
+		{
 			name:     "empty key refused whole",
 			patch:    metadata.Map{"": 1, "n": 2},
 			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "": empty key`,
+			wantMeta: seed,
+		},
+		{
+			name:     "key over 255 bytes",
+			patch:    metadata.Map{strings.Repeat("k", 256): 1, "n": 2},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: "key longer than 255 bytes",
+			wantMeta: seed,
+		},
+		{
+			name:     "key with a control character",
+			patch:    metadata.Map{"a\nb": 1, "n": 2},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "a\nb": key holds a control character`,
 			wantMeta: seed,
 		},
 		{
 			name:     "reserved key",
 			patch:    metadata.Map{"__proto__": 1},
 			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "__proto__": reserved key`,
 			wantMeta: seed,
 		},
 		{
 			name:     "NaN",
 			patch:    metadata.Map{"n": math.NaN()},
 			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "n": NaN cannot be encoded as JSON`,
+			wantMeta: seed,
+		},
+		{
+			name:     "+Inf",
+			patch:    metadata.Map{"n": math.Inf(1)},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "n": +Inf cannot be encoded as JSON`,
+			wantMeta: seed,
+		},
+		{
+			name:     "-Inf nested",
+			patch:    metadata.Map{"o": map[string]any{"x": math.Inf(-1)}},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "o": value at ["x"]: -Inf cannot be encoded`,
+			wantMeta: seed,
+		},
+		{
+			name:     "channel",
+			patch:    metadata.Map{"c": make(chan int)},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "c": a value of type chan int cannot be stored`,
+			wantMeta: seed,
+		},
+		{
+			name:     "function",
+			patch:    metadata.Map{"f": func() {}},
+			wantErr:  metadata.ErrInvalidPatch,
+			wantText: `key "f": a value of type func() cannot be stored`,
 			wantMeta: seed,
 		},
 		{
@@ -69,7 +123,21 @@ func TestSetAppMetadata(t *testing.T) {
 			limits:   metadata.Limits{MaxBytes: 30},
 			patch:    metadata.Map{"bio": "a long enough text"},
 			wantErr:  metadata.ErrTooLarge,
+			wantText: `over the limit of 30 at key "bio"`,
 			wantMeta: seed,
+		},
+		{
+			name:     "over 16 KiB by default",
+			patch:    metadata.Map{"bio": strings.Repeat("b", 16<<10)},
+			wantErr:  metadata.ErrTooLarge,
+			wantText: `over the limit of 16384 at key "bio"`,
+			wantMeta: seed,
+		},
+		{
+			name:     "16 KiB exactly",
+			reason:   `{"bio":"…","n":1,"plan":"pro"} is 16384 bytes`,
+			patch:    metadata.Map{"bio": strings.Repeat("b", 16<<10-29)},
+			wantMeta: metadata.Map{"plan": "pro", "n": 1, "bio": strings.Repeat("b", 16<<10-29)},
 		},
 	}
 	for _, tc := range tests {
@@ -79,16 +147,21 @@ func TestSetAppMetadata(t *testing.T) {
 				Limits: tc.limits,
 			})
 			err := r.User().SetAppMetadata(context.Background(), tc.patch)
-			if !errors.Is(err, tc.wantErr) {
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Fatalf("SetAppMetadata error = %v, want %v",
 					err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("SetAppMetadata error = %q, want it to hold %q",
+					err, tc.wantText)
 			}
 			want := []action.Call{{
 				API:   action.CallSetAppMetadata,
 				Patch: tc.patch,
 				Err:   tc.wantErr,
 			}}
-			opts := append(callOpts, cmpopts.EquateNaNs())
+			opts := append(callOpts, cmpopts.EquateNaNs(),
+				cmpopts.IgnoreTypes(func() {}))
 			if diff := cmp.Diff(want, r.Calls(), opts); diff != "" {
 				t.Errorf("calls mismatch (-want +got):\n%s", diff)
 			}
@@ -408,5 +481,102 @@ func TestConcurrent(t *testing.T) {
 	}
 	if got := len(r.Calls()); got != 3*n {
 		t.Errorf("len(Calls()) = %d, want %d", got, 3*n)
+	}
+}
+
+// TestUpdateAppMetadataRefuses checks that the patch of an atomic update
+// is validated as a plain write's is: refused whole, nothing stored.
+func TestUpdateAppMetadataRefuses(t *testing.T) {
+	seed := metadata.Map{"n": 1}
+	tests := []struct {
+		name     string
+		limits   metadata.Limits
+		patch    metadata.Map
+		wantErr  error
+		wantText string
+	}{
+		{"empty key", metadata.Limits{}, metadata.Map{"": 1, "ok": 2},
+			metadata.ErrInvalidPatch, `key "": empty key`},
+		{"long key", metadata.Limits{},
+			metadata.Map{strings.Repeat("é", 128): 1},
+			metadata.ErrInvalidPatch, "key longer than 255 bytes"},
+		{"control character", metadata.Limits{}, metadata.Map{"\x00": 1},
+			metadata.ErrInvalidPatch, `key "\x00": key holds a control`},
+		{"NaN", metadata.Limits{}, metadata.Map{"n": math.NaN()},
+			metadata.ErrInvalidPatch, `key "n": NaN`},
+		{"channel", metadata.Limits{}, metadata.Map{"c": make(chan int)},
+			metadata.ErrInvalidPatch, `key "c": a value of type chan int`},
+		{"over the limit", metadata.Limits{MaxBytes: 64},
+			metadata.Map{"bio": strings.Repeat("b", 64)},
+			metadata.ErrTooLarge, `over the limit of 64 at key "bio"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := actiontest.LogoutEvent("u1", login, seed)
+			r := actiontest.NewRecorder(ev, actiontest.Options{
+				Limits: tc.limits,
+			})
+			err := r.User().UpdateAppMetadata(context.Background(),
+				func(metadata.Map) (metadata.Map, error) {
+					return tc.patch, nil
+				})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("UpdateAppMetadata error = %v, want %v",
+					err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("UpdateAppMetadata error = %q, want it to hold %q",
+					err, tc.wantText)
+			}
+			if diff := cmp.Diff(seed, r.AppMetadata()); diff != "" {
+				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+			}
+			calls := r.Calls()
+			if len(calls) != 1 || !errors.Is(calls[0].Err, tc.wantErr) {
+				t.Errorf("calls = %+v, want one refused write", calls)
+			}
+		})
+	}
+}
+
+// TestExactNumbers follows an integer above 2^53 from the event's
+// app_metadata through an atomic update to the stored value and the
+// recorded call, as JSON: float64 would round 2^53 + 1 to 2^53.
+func TestExactNumbers(t *testing.T) {
+	ev, err := action.DecodeEvent([]byte(`{"user": {"user_id": "u1",
+		"app_metadata": {"n": 9007199254740993, "keep": 123456789012345678901}}}`))
+	if err != nil {
+		t.Fatalf("DecodeEvent error: %v", err)
+	}
+	r := actiontest.NewRecorder(ev, actiontest.Options{})
+	err = r.User().UpdateAppMetadata(context.Background(),
+		func(cur metadata.Map) (metadata.Map, error) {
+			n, ok := metadata.Int(cur["n"])
+			if !ok {
+				return nil, errors.New("n is not an integer")
+			}
+			return metadata.Map{"n": n + 2, "was": cur["n"]}, nil
+		})
+	if err != nil {
+		t.Fatalf("UpdateAppMetadata error: %v", err)
+	}
+
+	b, err := json.Marshal(r.AppMetadata())
+	if err != nil {
+		t.Fatalf("json.Marshal(AppMetadata()) error: %v", err)
+	}
+	want := `{"keep":123456789012345678901,"n":9007199254740995,` +
+		`"was":9007199254740993}`
+	if got := string(b); got != want {
+		t.Errorf("stored app_metadata = %s, want %s", got, want)
+	}
+	b, err = json.Marshal(r.Calls())
+	if err != nil {
+		t.Fatalf("json.Marshal(Calls()) error: %v", err)
+	}
+	want = `[{"api":"user.setAppMetadata","patch":{"n":9007199254740995,` +
+		`"was":9007199254740993}}]`
+	if got := string(b); got != want {
+		t.Errorf("calls = %s, want %s", got, want)
 	}
 }
