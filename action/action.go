@@ -31,8 +31,38 @@ import (
 // Trigger names the event that runs a flow and its actions.
 type Trigger string
 
-// Logout runs when a user signs out.
-const Logout Trigger = "logout"
+// Session-end triggers: each ends one session, and a session ends once,
+// by whichever comes first.
+const (
+	// Logout runs when a user signs out.
+	Logout Trigger = "logout"
+
+	// Expire runs when a session ends without a sign-out: it was idle
+	// past its limit, or reached its absolute lifetime. The session's
+	// use ended at its last activity ([Session.LastActiveAt]), not at
+	// the moment its expiry was noticed.
+	Expire Trigger = "expire"
+
+	// Revoke runs when a session is ended by someone other than its
+	// user clicking "sign out": an administrator, or the user's "sign
+	// out everywhere" ending the user's other sessions.
+	Revoke Trigger = "revoke"
+)
+
+// SessionEnds returns the triggers that end a session: [Logout], [Expire]
+// and [Revoke], in that order. The slice is the caller's.
+func SessionEnds() []Trigger {
+	return []Trigger{Logout, Expire, Revoke}
+}
+
+// EndsSession reports whether t is one of [SessionEnds].
+func (t Trigger) EndsSession() bool {
+	switch t {
+	case Logout, Expire, Revoke:
+		return true
+	}
+	return false
+}
 
 // Func is the body of an action. It runs once per event, under a context
 // whose deadline the flow sets. It must not change ev nor keep ev or api

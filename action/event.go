@@ -9,7 +9,8 @@ import "github.com/logoutflow/logoutflow/metadata"
 //	 "user": {"user_id": "u1", "email": "a@example.com",
 //	          "last_login_at": "2026-05-20T08:00:00.000Z",
 //	          "app_metadata": {"session_count": 3}},
-//	 "session": {"session_id": "s1", "created_at": "..."}}
+//	 "session": {"session_id": "s1", "created_at": "...",
+//	             "last_active_at": "..."}}
 type Event struct {
 	// Trigger is the trigger of the flow that runs; empty means Logout.
 	Trigger Trigger `json:"trigger,omitempty"`
@@ -36,4 +37,9 @@ type User struct {
 type Session struct {
 	ID        string    `json:"session_id"`
 	CreatedAt Timestamp `json:"created_at"`
+
+	// LastActiveAt is the session's last reported activity, as the auth
+	// server (or package session's tracker) sent it; it may be absent.
+	// An [Expire] event measures the session up to it.
+	LastActiveAt Timestamp `json:"last_active_at"`
 }
