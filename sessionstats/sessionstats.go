@@ -1,13 +1,35 @@
-// Package sessionstats is the track-logout-stats action: at every sign-out
-// it keeps the user's session figures in app_metadata.
+// Package sessionstats is the track-logout-stats action: at every end of a
+// session it keeps the user's session figures in app_metadata.
 //
-// For each logout it measures the session from the user's last_login_at to
-// the clock's now, rounded to the nearest second, and writes four keys in
-// one atomic update: [KeyLastLogoutAt], [KeyLastSessionDuration],
-// [KeySessionCount] and [KeyTotalSessionSeconds]. A session shorter than
-// [Options.MinDuration], or whose start is missing or unparseable, is
-// counted with a duration of 0. Figures are integers that saturate at
-// [MaxInt]. Read them back with [Read].
+// It runs on every session-end trigger ([action.SessionEnds]): a sign-out
+// ([action.Logout]), an expiry ([action.Expire]) and a revocation
+// ([action.Revoke]), through the same code. For each it measures the
+// session from the user's last_login_at to the end of its use, rounded to
+// the nearest second, and writes four keys in one atomic update:
+// [KeyLastLogoutAt], [KeyLastSessionDuration], [KeySessionCount] and
+// [KeyTotalSessionSeconds]. A session shorter than [Options.MinDuration],
+// or whose start is missing or unparseable, is counted with a duration of
+// 0. Figures are integers that saturate at [MaxInt]. Read them back with
+// [Read].
+//
+// The end of a session's use depends on what ended it:
+//
+//   - a logout ends it at the clock's now: the user was there to click;
+//   - an expiry ends it at its last activity, the event's
+//     [action.Session.LastActiveAt], never later than now: the idle time
+//     before the expiry was noticed is not use. An expired session with
+//     no last activity, or an unparseable one, is counted as 0 s, with a
+//     warning: nothing is guessed;
+//   - a revocation ends it at its last activity when the event carries
+//     one, since the session revoked by "sign out everywhere" may have
+//     been idle for days, and at now otherwise.
+//
+// Each session counts once, whichever end comes first: the flow runner
+// runs nothing for a session that has already ended (see package flow).
+//
+// With [Options.CountByTrigger] the action also says how sessions ended:
+// [KeyLastSessionEnd] and one count per trigger ([CountKey]). These keys
+// are off by default; the four keys above mean the same either way.
 package sessionstats
 
 import (
@@ -28,13 +50,43 @@ import (
 // Name is the action's registered name.
 const Name = "track-logout-stats"
 
-// Keys the action writes to app_metadata; it writes no others.
+// Keys the action writes to app_metadata; without
+// [Options.CountByTrigger] it writes no others.
+//
+// KeyLastLogoutAt holds the clock's now when the last session ended,
+// whatever ended it: for an expiry, the moment the expiry flow ran (not
+// the last activity, which the duration already reflects); for a
+// revocation, the moment it was revoked. Its name predates the other
+// triggers; it means "last session end recorded".
 const (
 	KeyLastLogoutAt        = "last_logout_at"
 	KeyLastSessionDuration = "last_session_duration_sec"
 	KeySessionCount        = "session_count"
 	KeyTotalSessionSeconds = "total_session_seconds"
 )
+
+// Keys written only with [Options.CountByTrigger].
+const (
+	// KeyLastSessionEnd holds the trigger that ended the last session:
+	// "logout", "expire" or "revoke".
+	KeyLastSessionEnd = "last_session_end"
+
+	// KeyCountPrefix starts the key of each trigger's count of ended
+	// sessions; see [CountKey].
+	KeyCountPrefix = "session_count_by_"
+)
+
+// CountKey returns the app_metadata key that counts the sessions ended
+// by t with [Options.CountByTrigger]: "session_count_by_expire" for
+// [action.Expire]. An empty t counts as [action.Logout]. The counts of
+// all triggers add up to [KeySessionCount] for the sessions counted
+// since the option was turned on.
+func CountKey(t action.Trigger) string {
+	if t == "" {
+		t = action.Logout
+	}
+	return KeyCountPrefix + string(t)
+}
 
 // MaxInt is where every figure saturates: 2^53 - 1, the largest integer a
 // JavaScript reader holds exactly.
@@ -61,12 +113,21 @@ type Options struct {
 	// zero means DefaultMinDuration, and a negative value records every
 	// session, however short.
 	MinDuration time.Duration
+
+	// CountByTrigger also writes how sessions end: [KeyLastSessionEnd]
+	// and the count of the trigger ([CountKey]). Off by default.
+	CountByTrigger bool
 }
 
 // Messages of the action's logs.
 const (
 	msgMissing   = "last_login_at missing: session recorded as 0 s"
 	msgBadLogin  = "last_login_at unparseable: session recorded as 0 s"
+	msgNoActive  = "last_active_at missing: expired session recorded as 0 s"
+	msgBadActive = "last_active_at unparseable: expired session " +
+		"recorded as 0 s"
+	msgBadRevoke = "last_active_at unparseable: revoked session " +
+		"measured to now"
 	msgTooShort  = "session too short to record: written as 0 s"
 	msgWrongType = "stored figure was a string: read as a number"
 	msgInvalid   = "stored figure invalid: counted from 0"
@@ -77,7 +138,8 @@ const (
 // summary uses for its figures.
 const (
 	attrValue    = "last_login_at" // the unparseable JSON text, clipped
-	attrMeasured = "measured_sec"  // the session before it was cut to 0
+	attrActive   = "last_active_at"
+	attrMeasured = "measured_sec" // the session before it was cut to 0
 	attrMin      = "min_sec"
 	attrKey      = "key"  // the app_metadata key of a bad figure
 	attrKind     = "kind" // its JSON kind
@@ -90,23 +152,28 @@ const logoutLayout = "2006-01-02T15:04:05.000Z"
 // quotes, in bytes.
 const maxLoggedValue = 64
 
-// New returns the track-logout-stats action, for the [action.Logout]
-// trigger.
+// New returns the track-logout-stats action, for every session-end
+// trigger ([action.SessionEnds]).
 func New(opts Options) action.Action {
-	s := &stats{clock: opts.Clock, minSec: minSeconds(opts.MinDuration)}
+	s := &stats{
+		clock:     opts.Clock,
+		minSec:    minSeconds(opts.MinDuration),
+		byTrigger: opts.CountByTrigger,
+	}
 	if s.clock == nil {
 		s.clock = realClock{}
 	}
 	return action.Action{
 		Name:     Name,
-		Triggers: []action.Trigger{action.Logout},
+		Triggers: action.SessionEnds(),
 		Run:      s.run,
 	}
 }
 
 type stats struct {
-	clock  Clock
-	minSec int64 // shortest duration recorded, in whole seconds, >= 0
+	clock     Clock
+	minSec    int64 // shortest duration recorded, in whole seconds, >= 0
+	byTrigger bool
 }
 
 type realClock struct{}
@@ -129,8 +196,13 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 		return ErrNoEvent
 	}
 	now := s.clock.Now()
+	trigger := ev.Trigger
+	if trigger == "" {
+		trigger = action.Logout
+	}
 
-	// Measure the session; without a start it counts as 0 s.
+	// Measure the session up to the end of its use; without a start or
+	// an end it counts as 0 s.
 	var duration int64
 	start, err := ev.User.LastLoginAt.Time()
 	switch {
@@ -139,12 +211,15 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 	case err != nil:
 		api.Log(slog.LevelWarn, msgBadLogin,
 			slog.String(attrValue, clip(ev.User.LastLoginAt.Raw())))
-	default:
-		duration = seconds(start, now)
+	}
+	end, known := useEnded(ev, trigger, now, api)
+	measured := err == nil && known
+	if measured {
+		duration = seconds(start, end)
 	}
 
 	// A reload or a probe is not use; clock skew is not negative use.
-	if err == nil && duration < s.minSec {
+	if measured && duration < s.minSec {
 		api.Log(slog.LevelInfo, msgTooShort,
 			slog.Int64(attrMeasured, duration), slog.Int64(attrMin, s.minSec))
 		duration = 0
@@ -156,6 +231,9 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 	u := &update{
 		lastLogout: string(now.UTC().AppendFormat(stamp[:0], logoutLayout)),
 		duration:   duration,
+	}
+	if s.byTrigger {
+		u.trigger = trigger
 	}
 	if err := api.User().UpdateAppMetadata(ctx, u.patch); err != nil {
 		return fmt.Errorf("sessionstats: recording the session: %w", err)
@@ -183,15 +261,47 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 	return nil
 }
 
-// update computes the patch of one logout from the stored figures. The
-// store may call patch more than once; the last call's results stand.
+// useEnded returns when the session's use ended, by trigger (see the
+// package comment), and false when that cannot be known. It logs why.
+func useEnded(ev *action.Event, trigger action.Trigger, now time.Time,
+	api action.API) (time.Time, bool) {
+
+	if trigger != action.Expire && trigger != action.Revoke {
+		return now, true
+	}
+
+	// Use ends at the last activity, never after now.
+	active, err := ev.Session.LastActiveAt.Time()
+	switch {
+	case err == nil && active.After(now):
+		return now, true
+	case err == nil:
+		return active, true
+	case trigger == action.Revoke && errors.Is(err, action.ErrMissingTime):
+		return now, true
+	case trigger == action.Revoke:
+		api.Log(slog.LevelWarn, msgBadRevoke,
+			slog.String(attrActive, clip(ev.Session.LastActiveAt.Raw())))
+		return now, true
+	case errors.Is(err, action.ErrMissingTime):
+		api.Log(slog.LevelWarn, msgNoActive)
+	default:
+		api.Log(slog.LevelWarn, msgBadActive,
+			slog.String(attrActive, clip(ev.Session.LastActiveAt.Raw())))
+	}
+	return time.Time{}, false
+}
+
+// update computes the patch of one session end from the stored figures.
+// The store may call patch more than once; the last call's results stand.
 type update struct {
 	lastLogout string
 	duration   int64
+	trigger    action.Trigger // set when counting by trigger
 
 	// Results of the last call.
 	count, total int64
-	bad          [2]badFigure
+	bad          [3]badFigure
 }
 
 func (u *update) patch(cur metadata.Map) (metadata.Map, error) {
@@ -203,11 +313,20 @@ func (u *update) patch(cur metadata.Map) (metadata.Map, error) {
 	// Count the session and its duration, stopping at MaxInt.
 	u.count = addSat(count, 1)
 	u.total = addSat(total, u.duration)
-	p := make(metadata.Map, 4)
+	p := make(metadata.Map, 6)
 	p[KeyLastLogoutAt] = u.lastLogout
 	p[KeyLastSessionDuration] = u.duration
 	p[KeySessionCount] = u.count
 	p[KeyTotalSessionSeconds] = u.total
+
+	// Say how it ended, when asked to.
+	if u.trigger != "" {
+		key := CountKey(u.trigger)
+		var ended int64
+		ended, u.bad[2] = readFigure(cur, key)
+		p[key] = addSat(ended, 1)
+		p[KeyLastSessionEnd] = string(u.trigger)
+	}
 	return p, nil
 }
 
