@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // TestNoOffsetUnderTZ's zones, on any host
 
 	"github.com/benbjohnson/clock"
 	"github.com/google/go-cmp/cmp"
@@ -626,31 +629,62 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 			"email":                             email,
 		}),
 	}
+	decoded, err := action.DecodeEvent([]byte(`{"user": {"user_id": "u1",
+		"email": "` + email + `", "last_login_at": "2026-05-20T08:00:00Z",
+		"app_metadata": {"session_count": "x", "email": "` + email + `"}},
+		"session": {"session_id": "s1"}}`))
+	if err != nil {
+		t.Fatalf("DecodeEvent error: %v", err)
+	}
+	events["decoded"] = decoded
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewTextHandler(b, nil)
+		},
+		"json": func(b *bytes.Buffer) slog.Handler {
+			return slog.NewJSONHandler(b, nil)
+		},
+	}
 	for name, ev := range events {
-		t.Run(name, func(t *testing.T) {
-			ev.User.Email = email
-			var buf bytes.Buffer
-			a := sessionstats.New(sessionstats.Options{Clock: at(now)})
-			r, err := actiontest.Run(context.Background(), a, ev,
-				actiontest.Options{Logger: slog.New(slog.NewJSONHandler(&buf,
-					nil))})
-			if err != nil {
-				t.Fatalf("Run error: %v", err)
+		ev.User.Email = email
+		for hname, newHandler := range handlers {
+			t.Run(name+"/"+hname, func(t *testing.T) {
+				checkNoEmail(t, ev, email, newHandler)
+			})
+		}
+	}
+}
+
+// checkNoEmail runs the action on ev with a logger of newHandler and
+// fails when a log record or a recorded call's log holds email.
+func checkNoEmail(t *testing.T, ev *action.Event, email string,
+	newHandler func(*bytes.Buffer) slog.Handler) {
+
+	t.Helper()
+	var buf bytes.Buffer
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	r, err := actiontest.Run(context.Background(), a, ev,
+		actiontest.Options{Logger: slog.New(newHandler(&buf))})
+	if err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+
+	// Look in what the handler wrote and in what the recorder kept.
+	if buf.Len() == 0 {
+		t.Fatal("nothing logged")
+	}
+	if bytes.Contains(buf.Bytes(), []byte(email)) {
+		t.Errorf("logs hold the email:\n%s", buf.Bytes())
+	}
+	for _, c := range r.Calls() {
+		if strings.Contains(c.Message, email) {
+			t.Errorf("message %q holds the email", c.Message)
+		}
+		for _, a := range c.Attrs {
+			if strings.Contains(a.Value.String(), email) {
+				t.Errorf("attr %v holds the email", a)
 			}
-			if bytes.Contains(buf.Bytes(), []byte(email)) {
-				t.Errorf("logs hold the email:\n%s", buf.Bytes())
-			}
-			for _, c := range r.Calls() {
-				if strings.Contains(c.Message, email) {
-					t.Errorf("message %q holds the email", c.Message)
-				}
-				for _, a := range c.Attrs {
-					if strings.Contains(a.Value.String(), email) {
-						t.Errorf("attr %v holds the email", a)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -660,6 +694,9 @@ func TestLogsCannotBeForged(t *testing.T) {
 	values := map[string]string{
 		"escaped newlines": `"x\nlevel=ERROR msg=\"forged\"\r\n"`,
 		"raw newlines":     "{\"x\": 1,\r\n\"level\": \"ERROR\"}\n",
+		"line separators":  `"x\u2028level=ERROR\u2029msg=forged"`,
+		"terminal escapes": `"\u001b[1A\u001b[2Klevel=ERROR msg=forged"`,
+		"as the last key":  `"\" level=ERROR msg=\"forged"`,
 	}
 	handlers := map[string]func(*bytes.Buffer) slog.Handler{
 		"text": func(b *bytes.Buffer) slog.Handler {
@@ -684,8 +721,10 @@ func TestLogsCannotBeForged(t *testing.T) {
 				// A warning and the summary: two records, two lines.
 				out := buf.String()
 				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-				if len(lines) != 2 || strings.Contains(out, "\r") {
-					t.Fatalf("%d lines, want 2:\n%q", len(lines), out)
+				if len(lines) != 2 || strings.ContainsAny(out,
+					"\r\u2028\u2029\x1b") {
+					t.Fatalf("%d lines, want 2 and no other line "+
+						"breaks or escapes:\n%q", len(lines), out)
 				}
 				if !strings.Contains(lines[0], "WARN") {
 					t.Errorf("line 1 = %s, want the warning", lines[0])
@@ -936,4 +975,293 @@ func exactFigure(v any) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// TestStoredFiguresFromJSON reads each stored figure as an auth server
+// sends it, in the event's JSON, through action.DecodeEvent, so that
+// numbers arrive as json.Number: the SPEC's outcome for each.
+func TestStoredFiguresFromJSON(t *testing.T) {
+	tests := []struct {
+		name   string
+		json   string // the stored value
+		want   int64  // the previous figure as read
+		warn   string // "" for none, else the warning's message
+		kind   string // for msgInvalid
+		reason string // why, when not obvious
+	}{
+		{name: "3", json: `3`, want: 3},
+		{name: "3.0", json: `3.0`, want: 3},
+		{name: "3.7 rounded down", json: `3.7`, want: 3},
+		{name: "0", json: `0`, want: 0},
+		{name: "-0", json: `-0`, want: 0, reason: "zero is not negative"},
+		{name: "exponent", json: `1e2`, want: 100},
+		{name: "2^53-1", json: `9007199254740991`, want: sessionstats.MaxInt},
+		{name: "2^53-1 and a fraction", json: `9007199254740991.9`,
+			want: sessionstats.MaxInt},
+		{name: "-1", json: `-1`, warn: msgInvalid, kind: "number"},
+		{name: "-0.5", json: `-0.5`, warn: msgInvalid, kind: "number"},
+		{name: "1e308", json: `1e308`, warn: msgInvalid, kind: "number"},
+		{name: "1e400", json: `1e400`, warn: msgInvalid, kind: "number",
+			reason: "beyond float64: still a number, too large"},
+		{name: "2^53+1", json: `9007199254740993`, warn: msgInvalid,
+			kind: "number"},
+		{name: "2^63", json: `9223372036854775808`, warn: msgInvalid,
+			kind: "number"},
+		{name: `"3"`, json: `"3"`, want: 3, warn: msgWrongType},
+		{name: `"3.5"`, json: `"3.5"`, want: 3, warn: msgWrongType},
+		{name: `" 3"`, json: `" 3"`, warn: msgInvalid, kind: "string"},
+		{name: `"-2"`, json: `"-2"`, warn: msgInvalid, kind: "string"},
+		{name: `"abc"`, json: `"abc"`, warn: msgInvalid, kind: "string"},
+		{name: `"1e3"`, json: `"1e3"`, warn: msgInvalid, kind: "string",
+			reason: "a plain decimal has no exponent"},
+		{name: "true", json: `true`, warn: msgInvalid, kind: "boolean"},
+		{name: "null", json: `null`, warn: msgInvalid, kind: "null",
+			reason: "a stored null is a value, unlike an absent key"},
+		{name: "{}", json: `{}`, warn: msgInvalid, kind: "object"},
+		{name: "[]", json: `[]`, warn: msgInvalid, kind: "array"},
+	}
+	keys := []string{
+		sessionstats.KeySessionCount,
+		sessionstats.KeyTotalSessionSeconds,
+	}
+	for _, tc := range tests {
+		for _, key := range keys {
+			t.Run(tc.name+"/"+key, func(t *testing.T) {
+				ev, err := action.DecodeEvent([]byte(`{"user": {
+					"user_id": "u1",
+					"last_login_at": "2026-05-20T08:00:00.000Z",
+					"app_metadata": {"` + key + `": ` + tc.json + `}}}`))
+				if err != nil {
+					t.Fatalf("DecodeEvent error: %v", err)
+				}
+				r := runAt(t, now, ev, sessionstats.Options{})
+
+				// The figure read counts; the other starts from 0.
+				count, total := int64(1), int64(7200)
+				if key == sessionstats.KeySessionCount {
+					count = min(tc.want+1, sessionstats.MaxInt)
+				} else {
+					total = min(tc.want+7200, sessionstats.MaxInt)
+				}
+				want := []action.Call{
+					written("2026-05-20T10:00:00.000Z", 7200, count, total),
+				}
+				switch tc.warn {
+				case msgWrongType:
+					want = append(want, logCall(slog.LevelWarn, msgWrongType,
+						slog.String("key", key)))
+				case msgInvalid:
+					want = append(want, logCall(slog.LevelWarn, msgInvalid,
+						slog.String("key", key), slog.String("kind", tc.kind)))
+				}
+				want = append(want, summary(7200, count, total))
+				if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+					t.Errorf("calls mismatch (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+// TestFarDatesFromJSON measures sessions whose last_login_at, as an auth
+// server sends it, lies at the ends of what RFC 3339 can write.
+func TestFarDatesFromJSON(t *testing.T) {
+	year1 := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		login     string
+		now       time.Time
+		want      int64 // seconds written
+		wantShort bool  // logged as too short
+	}{
+		{"year 1 to now", `"0001-01-01T00:00:00Z"`, now,
+			now.Unix() - year1.Unix(), false},
+		{"year 1 with an offset", `"0001-01-01T05:30:00+05:30"`, now,
+			now.Unix() - year1.Unix(), false},
+		{"year 9999 is in the future", `"9999-12-31T23:59:59.999999999Z"`,
+			now, 0, true},
+		{"year 9999 to its last second",
+			`"9999-12-31T00:00:00Z"`,
+			time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+			86400, false},
+		{"year 1 to year 9999", `"0001-01-01 00:00:00+00"`,
+			time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+			time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix() -
+				year1.Unix(), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runAt(t, tc.now, eventWithLogin(t, tc.login, nil),
+				sessionstats.Options{})
+			f := sessionstats.Read(r.AppMetadata())
+			if f.LastSessionDuration != tc.want ||
+				f.TotalSessionSeconds != tc.want || f.SessionCount != 1 {
+				t.Errorf("duration, total, count = %d, %d, %d; "+
+					"want %d, %d, 1", f.LastSessionDuration,
+					f.TotalSessionSeconds, f.SessionCount, tc.want, tc.want)
+			}
+			if got := hasLog(r.Calls(), msgTooShort); got != tc.wantShort {
+				t.Errorf("too-short log = %t, want %t", got, tc.wantShort)
+			}
+			if hasLog(r.Calls(), msgBadLogin) {
+				t.Errorf("last_login_at %s reported unparseable", tc.login)
+			}
+		})
+	}
+}
+
+// tzChildEnv marks the process that TestNoOffsetUnderTZ starts under
+// another zone.
+const tzChildEnv = "SESSIONSTATS_TZ_CHILD"
+
+// TestNoOffsetUnderTZ runs a last_login_at without an offset through the
+// event decoder and the action with the host's zone set by TZ, as an
+// operator sets it, in two zones either side of UTC: the time is UTC and
+// the session lasts two hours in both.
+func TestNoOffsetUnderTZ(t *testing.T) {
+	if zone := os.Getenv(tzChildEnv); zone != "" {
+		checkNoOffset(t, zone)
+		return
+	}
+	for _, zone := range []string{"Asia/Kolkata", "America/Los_Angeles"} {
+		t.Run(zone, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestNoOffsetUnderTZ$",
+				"-test.count=1")
+			cmd.Env = append(os.Environ(), "TZ="+zone, tzChildEnv+"="+zone)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("under TZ=%s: %v\n%s", zone, err, out)
+			}
+		})
+	}
+}
+
+// checkNoOffset is TestNoOffsetUnderTZ in the process started with TZ set.
+func checkNoOffset(t *testing.T, zone string) {
+	// The zone must have taken: else the test proves nothing.
+	if _, offset := login.In(time.Local).Zone(); offset == 0 {
+		t.Fatalf("TZ=%s: the local zone %v is UTC; is the zone database "+
+			"missing?", zone, time.Local)
+	}
+	for _, text := range []string{
+		`"2026-05-20T08:00:00"`,
+		`"2026-05-20 08:00:00.000"`,
+	} {
+		ev, err := action.DecodeEvent([]byte(`{"user": {"user_id": "u1",
+			"last_login_at": ` + text + `}}`))
+		if err != nil {
+			t.Fatalf("DecodeEvent error: %v", err)
+		}
+		r := runAt(t, now, ev, sessionstats.Options{})
+		if got := sessionstats.Read(r.AppMetadata()).LastSessionDuration; got != 7200 {
+			t.Errorf("TZ=%s: last_login_at %s: duration = %d, want 7200",
+				zone, text, got)
+		}
+	}
+}
+
+// FuzzEventTrackLogoutStats decodes any event JSON as an auth server
+// would send it, runs the action on it with the recorder, and checks the
+// invariants: no panic; the stored app_metadata encodes as valid JSON;
+// session_count grows by exactly 1 (until it saturates); the total never
+// decreases, and grows by the duration when the stored total was a valid
+// number; every key the action does not own is left as it was.
+func FuzzEventTrackLogoutStats(f *testing.F) {
+	// Seed with the input tables: last_login_at forms, stored figures,
+	// and event shapes the decoder refuses.
+	logins := []string{
+		`"2026-05-20T08:00:00.000Z"`, `"2026-05-20T13:30:00+05:30"`,
+		`"2026-05-20T00:00:00-08:00"`, `"2026-05-20T08:00:00.123456789Z"`,
+		`"2026-05-20T08:00:00"`, `"2026-05-20 08:00:00.123+00"`, `""`,
+		`"garbage"`, `"2026-02-30T08:00:00Z"`, `"2026-05-20"`, `"0"`, `0`,
+		`1779264000000`, `true`, `{}`, `[]`, `null`, `"a\nb"`,
+		`"0001-01-01T00:00:00Z"`, `"9999-12-31T23:59:59Z"`,
+	}
+	figures := []string{
+		`3`, `3.0`, `3.7`, `-1`, `1e308`, `9007199254740993`,
+		`9223372036854775808`, `"3"`, `"3.5"`, `" 3"`, `"-2"`, `"abc"`,
+		`true`, `null`, `{}`, `[]`, `9007199254740991`,
+	}
+	for i, login := range logins {
+		count, total := figures[i%len(figures)], figures[(i+5)%len(figures)]
+		f.Add([]byte(`{"trigger": "logout", "user": {"user_id": "u1",
+			"email": "a@example.com", "last_login_at": ` + login + `,
+			"app_metadata": {"session_count": ` + count + `,
+			"total_session_seconds": ` + total + `, "plan": "pro"}},
+			"session": {"session_id": "s1"}}`))
+	}
+	for _, bad := range []string{
+		``, `[]`, `{"user": "u1"}`, `{"user": {"app_metadata": []}}`,
+		`{"user": {"app_metadata": 3}}`, `{"a": 1, "a": 2}`, `{} x`,
+		`{"user": {"user_id": "u1", "app_metadata": {"n": "` +
+			strings.Repeat("x", 1<<10) + `"}}}`,
+	} {
+		f.Add([]byte(bad))
+	}
+
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := action.DecodeEvent(data)
+		if err != nil {
+			return // refused with an error: DecodeEvent's own fuzz target
+		}
+		before := metadata.Clone(ev.User.AppMetadata)
+		prev := sessionstats.Read(before)
+
+		// Run it: an event of another trigger does not run; anything
+		// else runs without error, panic included.
+		r, err := actiontest.Run(context.Background(), a, ev,
+			actiontest.Options{Limits: metadata.Limits{MaxBytes: 1 << 30}})
+		if errors.Is(err, actiontest.ErrTrigger) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Run error: %v", err)
+		}
+
+		// The record and the calls encode as valid JSON.
+		after := r.AppMetadata()
+		b, err := json.Marshal(after)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("json.Marshal(app_metadata) = %s, %v", b, err)
+		}
+		if b, err := json.Marshal(r.Calls()); err != nil || !json.Valid(b) {
+			t.Fatalf("json.Marshal(calls) = %s, %v", b, err)
+		}
+
+		// The session counts once; the total only grows.
+		got := sessionstats.Read(after)
+		if want := min(prev.SessionCount+1, sessionstats.MaxInt); got.SessionCount != want {
+			t.Errorf("session_count = %d, want %d", got.SessionCount, want)
+		}
+		if got.TotalSessionSeconds < prev.TotalSessionSeconds {
+			t.Errorf("total_session_seconds = %d, was %d",
+				got.TotalSessionSeconds, prev.TotalSessionSeconds)
+		}
+		_, validTotal := exactFigure(before[sessionstats.KeyTotalSessionSeconds])
+		if want := min(prev.TotalSessionSeconds+got.LastSessionDuration,
+			sessionstats.MaxInt); validTotal && got.TotalSessionSeconds != want {
+			t.Errorf("total_session_seconds = %d, want %d + %d",
+				got.TotalSessionSeconds, prev.TotalSessionSeconds,
+				got.LastSessionDuration)
+		}
+
+		// Keys the action does not write are untouched.
+		for k, v := range before {
+			switch k {
+			case sessionstats.KeyLastLogoutAt,
+				sessionstats.KeyLastSessionDuration,
+				sessionstats.KeySessionCount,
+				sessionstats.KeyTotalSessionSeconds:
+				continue
+			}
+			if diff := cmp.Diff(v, after[k]); diff != "" {
+				t.Errorf("key %q mismatch (-want +got):\n%s", k, diff)
+			}
+		}
+		if len(after) > len(before)+4 {
+			t.Errorf("app_metadata has %d keys, want at most %d",
+				len(after), len(before)+4)
+		}
+	})
 }
