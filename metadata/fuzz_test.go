@@ -57,6 +57,11 @@ func FuzzMerge(f *testing.F) {
 		}
 		wantStored, wantPatch := metadata.Clone(stored), metadata.Clone(patch)
 
+		// The pure merge follows the rules whatever the patch holds.
+		merged := metadata.Merge(stored, patch)
+		checkUntouched(t, wantStored, stored, wantPatch, patch)
+		checkMerged(t, stored, patch, merged)
+
 		got, err := metadata.Apply(stored, patch, metadata.Limits{})
 
 		// The inputs are never changed, whatever the outcome.
@@ -73,28 +78,10 @@ func FuzzMerge(f *testing.F) {
 			return
 		}
 
-		// Patch keys are set or deleted; every other key is kept.
-		for k, v := range patch {
-			gv, in := got[k]
-			switch {
-			case v == nil && in:
-				t.Errorf("key %q: null in the patch but kept", k)
-			case v != nil && !in:
-				t.Errorf("key %q: in the patch but missing", k)
-			case v != nil && !cmp.Equal(v, gv):
-				t.Errorf("key %q = %v, want %v", k, gv, v)
-			}
-		}
-		for k, v := range stored {
-			if _, patched := patch[k]; patched {
-				continue
-			}
-			if !cmp.Equal(v, got[k]) {
-				t.Errorf("key %q = %v, want %v (kept)", k, got[k], v)
-			}
-		}
-		if len(got) > len(stored)+len(patch) {
-			t.Errorf("result has %d keys, more than the inputs", len(got))
+		// A valid patch is applied as merged, and is valid alone.
+		checkMerged(t, stored, patch, got)
+		if err := metadata.Validate(patch); err != nil {
+			t.Errorf("Apply took a patch Validate refuses: %v", err)
 		}
 
 		// The result encodes, within the limit, at the size computed.
@@ -109,4 +96,40 @@ func FuzzMerge(f *testing.F) {
 			t.Errorf("result of %d bytes is over the limit", len(b))
 		}
 	})
+}
+
+// checkMerged checks got against the merge rules: every non-null patch key
+// is set to its value, every null one is gone, every other stored key is
+// kept, and nothing else is there.
+func checkMerged(t *testing.T, stored, patch, got metadata.Map) {
+	t.Helper()
+	if got == nil {
+		t.Fatal("merge result is nil")
+	}
+	for k, v := range patch {
+		gv, in := got[k]
+		switch {
+		case v == nil && in:
+			t.Errorf("key %q: null in the patch but kept", k)
+		case v != nil && !in:
+			t.Errorf("key %q: in the patch but missing", k)
+		case v != nil && !cmp.Equal(v, gv):
+			t.Errorf("key %q = %v, want %v", k, gv, v)
+		}
+	}
+	for k, v := range stored {
+		if _, patched := patch[k]; patched {
+			continue
+		}
+		if !cmp.Equal(v, got[k]) {
+			t.Errorf("key %q = %v, want %v (kept)", k, got[k], v)
+		}
+	}
+	for k := range got {
+		_, inStored := stored[k]
+		_, inPatch := patch[k]
+		if !inStored && !inPatch {
+			t.Errorf("key %q is in neither input", k)
+		}
+	}
 }
