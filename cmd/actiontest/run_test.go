@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -525,5 +528,67 @@ func TestHelp(t *testing.T) {
 		if !strings.Contains(usage, s) {
 			t.Errorf("usage does not mention %q", s)
 		}
+	}
+}
+
+// FuzzRun runs the command on any standard input and checks its contract:
+// no panic; status 0 or 1 with one JSON object holding "calls" and
+// "app_metadata" on standard output, or status 2 with nothing there; one
+// line on standard error exactly when the status is not 0.
+func FuzzRun(f *testing.F) {
+	f.Add([]byte(specEvent))
+	for _, in := range []string{
+		``, `{}`, `[]`, `{"user": "u1"}`, `{"user": {"app_metadata": []}}`,
+		`{"a": 1, "a": 2}`, `{} x`, `{"trigger": "login"}`,
+		event(`"2026-06-01 11:00:00.5+00"`, `{"session_count": "3"}`),
+		event(`1779264000000`, `{"total_session_seconds": 1e308}`),
+		event(`"2026-02-30T08:00:00Z"`,
+			`{"session_count": 9007199254740993, "big": 1e400}`),
+		event(`"0001-01-01T00:00:00Z"`, `{"session_count": null}`),
+	} {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, stdin []byte) {
+		got := runCmd(t, string(stdin), tls, "-now",
+			"2026-06-01T12:00:00.000Z")
+		checkStderr(t, got)
+		switch got.code {
+		case 0, 1:
+			var out struct {
+				Calls       []json.RawMessage          `json:"calls"`
+				AppMetadata map[string]json.RawMessage `json:"app_metadata"`
+			}
+			d := json.NewDecoder(strings.NewReader(got.stdout))
+			d.DisallowUnknownFields()
+			if err := d.Decode(&out); err != nil || d.More() ||
+				out.Calls == nil || out.AppMetadata == nil {
+				t.Fatalf("status %d, output not the result object: %v\n%s",
+					got.code, err, got.stdout)
+			}
+		case 2:
+			if got.stdout != "" {
+				t.Errorf("status 2 with output:\n%s", got.stdout)
+			}
+		default:
+			t.Fatalf("status %d, want 0, 1 or 2", got.code)
+		}
+	})
+}
+
+// TestREADME checks that the README's example shows the command's real
+// output on the SPEC's first worked example, while the README is here.
+func TestREADME(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("no README.md: merged into the project's README")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "```json\n"+specOutput+"```\n") {
+		t.Errorf("README.md does not show the output:\n%s", specOutput)
+	}
+	if !strings.Contains(string(b), specEvent) {
+		t.Errorf("README.md does not show the event:\n%s", specEvent)
 	}
 }
