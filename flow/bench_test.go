@@ -3,45 +3,89 @@ package flow_test
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
 	"github.com/logoutflow/logoutflow/metadata/memstore"
 	"github.com/logoutflow/logoutflow/sessionstats"
 )
 
-// benchNow is the fake now of the benchmarks; every session began two
-// hours earlier, so that its duration is recorded.
+// The benchmarks run the flow an auth server runs at every sign-out,
+// [track-logout-stats, RevokeSession], on the memory store, with a
+// revoker that does nothing and a logger that discards every record.
+// Every iteration is the logout of a session not seen before, so it
+// really counts; each benchmark checks the stored figures after its loop.
+//
+// Run them with
+//
+//	go test -run '^$' -bench 'Flow|TrackLogout' -benchmem -count 5 \
+//		./flow/ ./sessionstats/
+
+// benchNow is the now of the benchmarks; every session began two hours
+// earlier, so that its duration is recorded.
 var (
 	benchNow   = time.Date(2026, 5, 20, 10, 0, 0, 0, time.UTC)
 	benchLogin = action.At(benchNow.Add(-2 * time.Hour))
 )
 
-// benchRunner returns a runner of [track-logout-stats, RevokeSession] on
-// a memory store holding users, a no-op revoker and a discarding logger.
-func benchRunner(b *testing.B, users []string) *flow.Runner {
+// benchSessionSec is the duration every benchmark logout records.
+const benchSessionSec = 2 * 60 * 60
+
+// benchRetention is how long the benchmarks' store keeps receipts.
+const benchRetention = time.Minute
+
+// fixedClock is always at benchNow: the action's clock. Unlike the fake
+// clock of github.com/benbjohnson/clock, it takes no lock, so parallel
+// logouts do not meet in it.
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time { return benchNow }
+
+// storeClock is the store's clock, which a serial benchmark moves on by
+// hand (the fake clock's Add sleeps a millisecond).
+type storeClock struct{ ns atomic.Int64 }
+
+func (c *storeClock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+func (c *storeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// bench is the setting of one benchmark run.
+type bench struct {
+	clock  *storeClock
+	store  *memstore.Store
+	runner *flow.Runner
+	users  []string
+}
+
+// newBench returns a runner of [track-logout-stats, RevokeSession] on a
+// memory store holding n users with nothing stored yet.
+func newBench(b *testing.B, n int) *bench {
 	b.Helper()
-	clk := clock.NewMock()
-	clk.Set(benchNow)
-	store := memstore.New(memstore.Options{Clock: clk})
-	for _, u := range users {
-		if err := store.Put(context.Background(), u, nil); err != nil {
+	bn := &bench{clock: new(storeClock), users: make([]string, n)}
+	bn.clock.ns.Store(benchNow.UnixNano())
+	bn.store = memstore.New(memstore.Options{
+		Clock: bn.clock, Retention: benchRetention})
+	for i := range bn.users {
+		bn.users[i] = "u" + strconv.Itoa(i)
+		err := bn.store.Put(context.Background(), bn.users[i], nil)
+		if err != nil {
 			b.Fatalf("Put: %v", err)
 		}
 	}
+
 	reg, err := action.NewRegistry(
-		sessionstats.New(sessionstats.Options{Clock: clk}))
+		sessionstats.New(sessionstats.Options{Clock: fixedClock{}}))
 	if err != nil {
 		b.Fatalf("NewRegistry: %v", err)
 	}
-	r, err := flow.NewRunner(flow.Options{
-		Store: store,
+	bn.runner, err = flow.NewRunner(flow.Options{
+		Store: bn.store,
 		Revoker: flow.RevokerFunc(func(context.Context, string,
 			string) error {
 			return nil
@@ -51,16 +95,17 @@ func benchRunner(b *testing.B, users []string) *flow.Runner {
 	if err != nil {
 		b.Fatalf("NewRunner: %v", err)
 	}
-	_, err = r.Publish(flow.Must(action.Logout, reg,
+	_, err = bn.runner.Publish(flow.Must(action.Logout, reg,
 		flow.RunCustomAction{Action: sessionstats.Name},
 		flow.RevokeSession{}))
 	if err != nil {
 		b.Fatalf("Publish: %v", err)
 	}
-	return r
+	return bn
 }
 
-// sessionIDs returns n distinct session IDs, built before the clock runs.
+// sessionIDs returns n distinct session IDs, built before the timed loop
+// so that building them is not measured.
 func sessionIDs(n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
@@ -69,51 +114,215 @@ func sessionIDs(n int) []string {
 	return ids
 }
 
-// BenchmarkFlowLogout measures one logout of one user, each of a new
-// session.
-func BenchmarkFlowLogout(b *testing.B) {
-	r := benchRunner(b, []string{"u1"})
-	ids := sessionIDs(b.N)
-	ev := action.Event{User: action.User{ID: "u1", LastLoginAt: benchLogin}}
-	ctx := context.Background()
+// checkRun fails the benchmark unless res is a full run that counted
+// and revoked.
+func checkRun(b *testing.B, res *flow.Result, err error) bool {
+	if err != nil || res.Repeat || len(res.Failed()) > 0 ||
+		len(res.Steps) != 2 || res.Steps[1].Status != flow.StatusOK {
+		b.Errorf("Run() = %+v, %v; want a full run", res, err)
+		return false
+	}
+	return true
+}
 
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		// The runner does not keep the event: it can be reused.
-		ev.Session.ID = ids[i]
-		res, err := r.Run(ctx, &ev)
-		if err != nil || len(res.Failed()) > 0 || res.Repeat {
-			b.Fatalf("Run() = %+v, %v", res, err)
+// checkCounts fails the benchmark unless each user's stored figures
+// are want[i] sessions of benchSessionSec.
+func (bn *bench) checkCounts(b *testing.B, want []int64) {
+	b.Helper()
+	for i, u := range bn.users {
+		m, err := bn.store.Get(context.Background(), u)
+		if err != nil {
+			b.Fatalf("Get(%s): %v", u, err)
+		}
+		got := sessionstats.Read(m)
+		if got.SessionCount != want[i] ||
+			got.TotalSessionSeconds != want[i]*benchSessionSec {
+			b.Fatalf("%s: session_count %d, total_session_seconds %d; "+
+				"want %d, %d", u, got.SessionCount,
+				got.TotalSessionSeconds, want[i], want[i]*benchSessionSec)
 		}
 	}
 }
 
-// BenchmarkFlowLogoutParallel measures logouts of 10,000 users in
-// parallel, each of a new session.
-func BenchmarkFlowLogoutParallel(b *testing.B) {
-	users := make([]string, 10_000)
-	for i := range users {
-		users[i] = "u" + strconv.Itoa(i)
+// benchUsers is how many users the flow benchmarks sign out in turn.
+const benchUsers = 10_000
+
+// logouts hands out the logouts of one goroutine of a benchmark, worker
+// w of n: its k-th logout is of user k+offset, of that user's session
+// (k / users)*n + w, so that no two logouts, of any goroutines, share a
+// session, and the goroutines take different users at any moment.
+type logouts struct {
+	bn        *bench
+	ids       []string
+	w, n      int
+	offset, k int
+	ev        action.Event
+}
+
+func (bn *bench) logouts(ids []string, w, n int) *logouts {
+	return &logouts{bn: bn, ids: ids, w: w, n: n,
+		offset: w * len(bn.users) / n,
+		ev:     action.Event{User: action.User{LastLoginAt: benchLogin}}}
+}
+
+// next returns the next logout's event, or nil when the session IDs
+// are used up. The runner does not keep the event: it is reused.
+func (l *logouts) next() *action.Event {
+	users := len(l.bn.users)
+	s := l.k/users*l.n + l.w
+	if s >= len(l.ids) {
+		return nil
 	}
-	r := benchRunner(b, users)
-	ids := sessionIDs(b.N)
-	var next atomic.Int64
+	l.ev.User.ID = l.bn.users[(l.k+l.offset)%users]
+	l.ev.Session.ID = l.ids[s]
+	l.k++
+	return &l.ev
+}
+
+// want adds to counts the sessions each user got from l.
+func (l *logouts) want(counts []int64) {
+	users := len(counts)
+	for j := range counts {
+		counts[j] += int64(l.k / users)
+		if (j-l.offset+users)%users < l.k%users {
+			counts[j]++
+		}
+	}
+}
+
+// BenchmarkFlowLogout measures one logout, each of a new session, of
+// 10,000 users in turn.
+func BenchmarkFlowLogout(b *testing.B) {
+	bn := newBench(b, benchUsers)
+	l := bn.logouts(sessionIDs(1<<16), 0, 1)
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := l.next()
+		if ev == nil {
+			b.Fatalf("out of session IDs after %d logouts", l.k)
+		}
+		res, err := bn.runner.Run(ctx, ev)
+		if !checkRun(b, res, err) {
+			return
+		}
+	}
+
+	// Every logout counted once.
+	want := make([]int64, benchUsers)
+	l.want(want)
+	bn.checkCounts(b, want)
+}
+
+// BenchmarkFlowLogoutParallel measures the same logouts as
+// BenchmarkFlowLogout, from parallel goroutines. Each takes the users in
+// turn from its own starting point, with session IDs of its own, so that
+// they share nothing but the runner and the store.
+func BenchmarkFlowLogoutParallel(b *testing.B) {
+	bn := newBench(b, benchUsers)
+	workers := runtime.GOMAXPROCS(0) // b.RunParallel's, at parallelism 1
+	ids := sessionIDs(1 << 16)
+	all := make([]*logouts, workers)
+	var nextWorker atomic.Int64
 	ctx := context.Background()
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		ev := action.Event{User: action.User{LastLoginAt: benchLogin}}
+		w := int(nextWorker.Add(1) - 1)
+		if w >= workers {
+			b.Errorf("goroutine %d of %d", w+1, workers)
+			return
+		}
+		l := bn.logouts(ids, w, workers)
+		all[w] = l
 		for pb.Next() {
-			i := next.Add(1) - 1
-			ev.User.ID = users[i%int64(len(users))]
-			ev.Session.ID = ids[i]
-			res, err := r.Run(ctx, &ev)
-			if err != nil || len(res.Failed()) > 0 || res.Repeat {
-				b.Errorf("Run() = %+v, %v", res, err)
+			ev := l.next()
+			if ev == nil {
+				b.Errorf("out of session IDs after %d logouts", l.k)
+				return
+			}
+			res, err := bn.runner.Run(ctx, ev)
+			if !checkRun(b, res, err) {
 				return
 			}
 		}
 	})
+	b.StopTimer()
+
+	// Every logout of every goroutine counted once.
+	want := make([]int64, benchUsers)
+	for _, l := range all {
+		if l != nil {
+			l.want(want)
+		}
+	}
+	bn.checkCounts(b, want)
+}
+
+// BenchmarkLogoutWithoutRunner is a comparison, not a budget: the same
+// work as BenchmarkFlowLogout (check the session's end receipt, run
+// track-logout-stats, whose atomic update goes straight to the memory
+// store, record the end receipt) with no runner around it: no flight,
+// no step API, no recorded calls, no deadline, no goroutine. The gap
+// between the two is what the runner costs.
+func BenchmarkLogoutWithoutRunner(b *testing.B) {
+	bn := newBench(b, 1)
+	ids := sessionIDs(1 << 16)
+	ends := make([]string, len(ids))
+	for i, id := range ids {
+		ends[i] = "session-end/" + id
+	}
+	stats := sessionstats.New(sessionstats.Options{Clock: fixedClock{}})
+	api := &bareAPI{store: bn.store, user: bn.users[0]}
+	ev := action.Event{
+		User: action.User{ID: bn.users[0], LastLoginAt: benchLogin}}
+	ctx := context.Background()
+	var n int64
+
+	b.ReportAllocs()
+	for b.Loop() {
+		i := int(n % int64(len(ids)))
+		if i == 0 && n > 0 {
+			bn.clock.add(benchRetention)
+		}
+		ev.Session.ID, api.receipt = ids[i], ids[i]
+		done, err := bn.store.HasReceipt(ctx, api.user, ends[i])
+		if err != nil || done {
+			b.Fatalf("HasReceipt = %t, %v", done, err)
+		}
+		if err := stats.Run(ctx, &ev, api); err != nil {
+			b.Fatal(err)
+		}
+		err = bn.store.Update(ctx, api.user, ends[i], nothing)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	bn.checkCounts(b, []int64{n})
+}
+
+// nothing is the update that records a receipt and writes nothing.
+func nothing(metadata.Map) (metadata.Map, error) { return nil, nil }
+
+// bareAPI is the least API track-logout-stats can run on: logs are
+// dropped and the update goes to the store with the session's receipt.
+type bareAPI struct {
+	store         *memstore.Store
+	user, receipt string
+}
+
+func (a *bareAPI) Log(slog.Level, string, ...slog.Attr) {}
+func (a *bareAPI) User() action.UserAPI                 { return a }
+func (a *bareAPI) Session() action.SessionAPI           { return nil }
+
+func (a *bareAPI) SetAppMetadata(context.Context, metadata.Map) error {
+	return nil
+}
+
+func (a *bareAPI) UpdateAppMetadata(ctx context.Context,
+	fn metadata.UpdateFunc) error {
+	return a.store.Update(ctx, a.user, a.receipt, fn)
 }

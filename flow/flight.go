@@ -33,14 +33,14 @@ type flightKey struct {
 	user, session string
 }
 
-// flight is one run under way. res and err are set before done closes;
-// res is then the leader's private copy, shared read-only by the runs
-// that joined.
+// flight is one run under way. done is made by the first run to join,
+// under the shard's lock, so that a run nobody joins makes no channel;
+// res and err are set before done closes, res then being a copy of the
+// leader's result, shared read-only by the runs that joined.
 type flight struct {
-	done    chan struct{}
-	joiners int // under the shard's lock
-	res     *Result
-	err     error
+	done chan struct{}
+	res  *Result
+	err  error
 }
 
 func (fs *flights) init() {
@@ -54,19 +54,23 @@ func (fs *flights) shard(k flightKey) *flightShard {
 	return &fs.shards[maphash.String(fs.seed, k.session)%flightShards]
 }
 
-// join returns the flight of k's run under way, or starts one and
-// reports that the caller leads it.
-func (fs *flights) join(k flightKey) (f *flight, leader bool) {
+// join makes mine the flight of k's run, and reports that the caller
+// leads it, unless a run of k is under way: then it returns that run's
+// done channel, to wait on.
+func (fs *flights) join(k flightKey, mine *flight) (f *flight,
+	done <-chan struct{}, leader bool) {
+
 	sh := fs.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if f, ok := sh.m[k]; ok {
-		f.joiners++
-		return f, false
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		return f, f.done, false
 	}
-	f = &flight{done: make(chan struct{})}
-	sh.m[k] = f
-	return f, true
+	sh.m[k] = mine
+	return mine, nil, true
 }
 
 // finish ends the leader's flight with its outcome and wakes the runs
@@ -76,26 +80,27 @@ func (fs *flights) finish(k flightKey, f *flight, res *Result, err error) {
 	sh := fs.shard(k)
 	sh.mu.Lock()
 	delete(sh.m, k)
-	joined := f.joiners > 0
+	done := f.done
 	sh.mu.Unlock()
 
-	if joined {
-		if res != nil {
-			f.res = res.clone()
-		}
-		f.err = err
+	if done == nil {
+		return
 	}
-	close(f.done)
+	if res != nil {
+		f.res = res.clone()
+	}
+	f.err = err
+	close(done)
 }
 
 // wait waits for the flight's leader and returns its outcome as a repeat.
 // When ctx ends first it returns an empty result and ctx's error: the
-// leader's run goes on.
-func (f *flight) wait(ctx context.Context, trigger action.Trigger,
-	version int) (*Result, error) {
+// leader's run goes on. done is the flight's, as join returned it.
+func (f *flight) wait(ctx context.Context, done <-chan struct{},
+	trigger action.Trigger, version int) (*Result, error) {
 
 	select {
-	case <-f.done:
+	case <-done:
 	case <-ctx.Done():
 		return &Result{Trigger: trigger, Version: version},
 			fmt.Errorf("flow: waiting for the run of the same session: %w",

@@ -317,23 +317,25 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 
 	// A run of the same session under way in this process does the work
 	// for both.
+	rs := newRunState(ev, p)
 	key := flightKey{user: ev.User.ID, session: ev.Session.ID}
-	f, leader := r.flights.join(key)
+	f, done, leader := r.flights.join(key, &rs.flight)
 	if !leader {
-		return f.wait(ctx, trigger, p.version)
+		return f.wait(ctx, done, trigger, p.version)
 	}
-	res, err := r.run(ctx, ev, trigger, p)
+	res, err := r.run(ctx, ev, trigger, p, rs)
 	r.flights.finish(key, f, res, err)
 	return res, err
 }
 
 // run is Run once the event is checked and this call leads its session.
 func (r *Runner) run(ctx context.Context, ev *action.Event,
-	trigger action.Trigger, p *published) (res *Result, err error) {
+	trigger action.Trigger, p *published, rs *runState) (res *Result,
+	err error) {
 
-	res = &Result{Trigger: trigger, Version: p.version}
+	res = &rs.res
+	res.Trigger, res.Version = trigger, p.version
 	uid, sid := ev.User.ID, ev.Session.ID
-	endReceipt := sessionEndPrefix + sid
 
 	// Running never panics: a panic of the store's or of this package's
 	// code becomes the run's error.
@@ -346,7 +348,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 	// A session that has ended already counts once: run nothing. When
 	// the store cannot tell, run anyway: the writes' receipts still keep
 	// the counts exact.
-	done, herr := r.store.HasReceipt(ctx, uid, endReceipt)
+	done, herr := r.store.HasReceipt(ctx, uid, rs.endReceipt)
 	switch {
 	case herr != nil:
 		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
@@ -360,7 +362,11 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 
 	// Run each block in turn, unless the caller has given up.
 	blocks := p.flow.blocks
-	res.Steps = make([]Step, len(blocks))
+	if len(blocks) <= len(rs.steps) {
+		res.Steps = rs.steps[:len(blocks)]
+	} else {
+		res.Steps = make([]Step, len(blocks))
+	}
 	for i, b := range blocks {
 		s := &res.Steps[i]
 		s.Block, s.Kind = i+1, b.kind()
@@ -376,7 +382,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 
 		switch b.(type) {
 		case RunCustomAction:
-			r.runAction(ctx, ev, p.flow.entries[i], step, res)
+			r.runAction(ctx, ev, p.flow.entries[i], step, rs)
 		case RevokeSession:
 			if err := r.revoke(ctx, uid, sid, step); err != nil {
 				return res, err
@@ -387,12 +393,67 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 	// The session has ended: record it, so that a repeat runs nothing.
 	// The session is revoked whatever happens here; a repeat that still
 	// runs finds every write's receipt and counts nothing twice.
-	err = r.store.Update(ctx, uid, endReceipt, noPatch)
+	err = r.store.Update(ctx, uid, rs.endReceipt, noPatch)
 	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
 		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
 			"session", ev, "", slog.Any(LogKeyError, err))
 	}
 	return res, nil
+}
+
+// Room that a run makes, in its single allocation, for a typical flow:
+// one action and RevokeSession, the action making a write and a log or
+// two. A bigger flow allocates what it needs beyond.
+const (
+	inlineSteps = 2
+	inlineCalls = 3
+	inlineAttrs = 6
+)
+
+// runState is what one run needs, made in one allocation: its flight,
+// its result, room for the steps, the calls and the log attributes the
+// result holds, the API of its first action, and its receipts.
+type runState struct {
+	flight flight
+	res    Result
+	steps  [inlineSteps]Step
+
+	// calls and attrs are what the steps recorded, in order, first in
+	// callBuf and attrBuf. Each step's Calls is the part it appended,
+	// capped, so that no later append reaches it; steps append one at
+	// a time, each under its own API's lock.
+	calls   []action.Call
+	attrs   []slog.Attr
+	callBuf [inlineCalls]action.Call
+	attrBuf [inlineAttrs]slog.Attr
+
+	// api is the API of the run's first action step; firstUsed says it
+	// is taken.
+	api       stepAPI
+	firstUsed bool
+
+	// endReceipt marks the session as ended. When the first block is an
+	// action, endReceipt and firstWrite, the receipt of that action's
+	// first write, are parts of one string: the session ID sits between
+	// the two prefixes, so one allocation builds both.
+	endReceipt string
+	firstWrite string
+}
+
+// newRunState returns the state of a run of p for ev.
+func newRunState(ev *action.Event, p *published) *runState {
+	rs := new(runState)
+	rs.calls, rs.attrs = rs.callBuf[:0], rs.attrBuf[:0]
+
+	sid := ev.Session.ID
+	end := len(sessionEndPrefix) + len(sid)
+	if e := p.flow.entries[0]; e != nil {
+		key := sessionEndPrefix + sid + "/" + e.Action().Name + "/1"
+		rs.endReceipt, rs.firstWrite = key[:end], key[len(sessionEndPrefix):]
+	} else {
+		rs.endReceipt = sessionEndPrefix + sid
+	}
+	return rs
 }
 
 // sessionEndPrefix starts the receipt that marks a session as ended.

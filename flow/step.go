@@ -5,23 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
-// callsHint is the room made for an action's calls at its first call, so
-// that a typical action (a few logs and a write) appends without growing.
-const callsHint = 4
-
 // runAction runs the RunCustomAction block of entry e into step s, and
-// adds the custom claims the action set to res.
+// adds the custom claims the action set to the run's result.
 func (r *Runner) runAction(ctx context.Context, ev *action.Event,
-	e *action.Entry, s *Step, res *Result) {
+	e *action.Entry, s *Step, rs *runState) {
 
 	// A disabled action is skipped, from the run after its switch moved.
 	if !e.Enabled() {
@@ -32,44 +28,59 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	}
 
 	// Give the action its deadline and an API that records its calls.
-	sctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	api := &stepAPI{r: r, ctx: sctx, ev: ev, name: s.Action}
+	a := rs.newAPI()
+	a.r, a.rs, a.ev, a.name = r, rs, ev, s.Action
+	a.firstCall = len(rs.calls)
+	if s.Block == 1 {
+		a.receipt1 = rs.firstWrite
+	}
+	a.ctx.parent, a.ctx.deadline = ctx, time.Now().Add(r.timeout)
+	a.wake = make(chan struct{}, 2)
+	timer := time.AfterFunc(r.timeout, a.timeUp)
 
 	// Run it in a goroutine of its own, so that an action ignoring its
 	// context cannot hold the logout past the deadline.
-	done := make(chan error, 1)
-	run := e.Action().Run
-	go func() { done <- callAction(sctx, run, ev, api) }()
+	go a.exec(e.Action().Run)
 
-	// Wait for the action or its deadline, whichever comes first. An
-	// action that finished just as the deadline passed has finished.
-	var err error
+	// Wait for the action, its deadline or the caller, whichever comes
+	// first. An action that finished just as the wait ended has
+	// finished; else it is abandoned, its context ended.
 	select {
-	case err = <-done:
-	case <-sctx.Done():
-		select {
-		case err = <-done:
-		default:
+	case <-a.wake:
+	case <-ctx.Done():
+	}
+	timer.Stop()
+	finished, err := a.outcome()
+	if !finished {
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		a.ctx.end(cause)
+		if finished, err = a.outcome(); !finished {
 			err = fmt.Errorf("flow: action %q did not finish: %w",
-				s.Action, sctx.Err())
+				s.Action, cause)
 		}
 	}
+	a.ctx.end(context.Canceled)
 
 	// The step is over: an abandoned action can no longer write, and
 	// what it did is final.
-	api.close()
-	s.Calls, s.AlreadyApplied = api.calls, api.dups
-	if err == nil && api.werr != nil {
-		err = fmt.Errorf("flow: action %q: a metadata write failed: %w",
-			s.Action, api.werr)
+	a.close()
+	if n := len(rs.calls); n > a.firstCall {
+		s.Calls = rs.calls[a.firstCall:n:n]
 	}
-	for _, c := range api.calls {
+	s.AlreadyApplied = a.dups
+	if err == nil && a.werr != nil {
+		err = fmt.Errorf("flow: action %q: a metadata write failed: %w",
+			s.Action, a.werr)
+	}
+	for _, c := range s.Calls {
 		if c.API == action.CallSetCustomClaim && c.Err == nil {
-			if res.Claims == nil {
-				res.Claims = make(map[string]any)
+			if rs.res.Claims == nil {
+				rs.res.Claims = make(map[string]any)
 			}
-			res.Claims[c.Key] = c.Value
+			rs.res.Claims[c.Key] = c.Value
 		}
 	}
 
@@ -81,6 +92,63 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		return
 	}
 	s.Status = StatusOK
+}
+
+// newAPI returns a fresh API for an action step of the run: the one made
+// with the run for its first step, then new ones, since an action
+// abandoned at its deadline keeps its own.
+func (rs *runState) newAPI() *stepAPI {
+	if !rs.firstUsed {
+		rs.firstUsed = true
+		return &rs.api
+	}
+	return new(stepAPI)
+}
+
+// exec runs the action in its own goroutine, then wakes the runner.
+func (a *stepAPI) exec(run action.Func) {
+	growStack()
+	err := callAction(&a.ctx, run, a.ev, a)
+	a.mu.Lock()
+	a.err, a.finished = err, true
+	a.mu.Unlock()
+	a.wake <- struct{}{}
+}
+
+// stackHint is how much stack an action's goroutine is given at once;
+// see growStack.
+const stackHint = 8 << 10
+
+// growStack grows a new goroutine's stack to stackHint before the action
+// runs. A goroutine starts with a small stack, which the runtime doubles,
+// copying it, each time a call needs more; growing it while it holds one
+// frame costs little, where growing it under a typical action's deep
+// calls (store, merge, time formatting) cost a sixth of a logout.
+//
+//go:noinline
+func growStack() {
+	var pad [stackHint - 1024]byte
+	touch(&pad)
+}
+
+// touch keeps growStack's frame from being optimised away.
+//
+//go:noinline
+func touch(p *[stackHint - 1024]byte) { p[0] = 1 }
+
+// timeUp wakes the runner at the step's deadline.
+func (a *stepAPI) timeUp() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// outcome reports whether the action has returned, and its error.
+func (a *stepAPI) outcome() (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.finished, a.err
 }
 
 // callAction runs an action's body, turning a panic into an error.
@@ -99,32 +167,49 @@ func callAction(ctx context.Context, run action.Func, ev *action.Event,
 // refuses every call once the step is over.
 type stepAPI struct {
 	r    *Runner
-	ctx  context.Context // the step's, ending at its deadline
+	rs   *runState
+	ctx  stepCtx // the step's, ending at its deadline
 	ev   *action.Event
 	name string // the action's
 
+	// firstCall is where the step's calls start in rs.calls; receipt1,
+	// when set, is the receipt of its first write, made with the run.
+	firstCall int
+	receipt1  string
+
+	// wake is signalled when the action returns and at the deadline.
+	wake chan struct{}
+
 	// wmu is held across each store call, so that close waits for a
 	// write under way and writes happen one at a time. Writes count
-	// under it, to number receipts.
-	wmu    sync.Mutex
-	writes int
+	// under it, to number receipts, and the write under way is kept
+	// in fn, patch and applied for update, made once as updateFn.
+	wmu      sync.Mutex
+	writes   int
+	fn       metadata.UpdateFunc
+	patch    metadata.Map
+	applied  metadata.Map
+	updateFn metadata.UpdateFunc
 
 	// inFn is set while an update function runs, inside a store call:
 	// a write from there would wait for itself.
 	inFn atomic.Bool
 
-	// mu guards what follows; closed changes under wmu and mu both.
-	mu     sync.Mutex
-	closed bool
-	calls  []action.Call
-	dups   int   // writes found already applied
-	werr   error // the first write that failed
+	// mu guards what follows, and the run's calls and attrs while the
+	// step lasts; closed changes under wmu and mu both.
+	mu       sync.Mutex
+	closed   bool
+	dups     int   // writes found already applied
+	werr     error // the first write that failed
+	finished bool  // the action has returned,
+	err      error // with this error
 }
 
 var (
 	_ action.API        = (*stepAPI)(nil)
 	_ action.UserAPI    = (*userAPI)(nil)
 	_ action.SessionAPI = (*sessionAPI)(nil)
+	_ context.Context   = (*stepCtx)(nil)
 )
 
 // userAPI and sessionAPI are views of a stepAPI: converting the pointer
@@ -142,14 +227,22 @@ func (a *stepAPI) Session() action.SessionAPI { return (*sessionAPI)(a) }
 
 // Log implements [action.API]. A call after the step is over is dropped.
 func (a *stepAPI) Log(level slog.Level, msg string, attrs ...slog.Attr) {
-	c := action.Call{API: action.CallLog, Level: level, Message: msg}
-	if len(attrs) > 0 {
-		c.Attrs = slices.Clone(attrs)
-	}
-	if !a.record(c) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
 		return
 	}
-	a.r.log(a.ctx, level, msg, a.ev, a.name, attrs...)
+	c := action.Call{API: action.CallLog, Level: level, Message: msg}
+	if len(attrs) > 0 {
+		// Keep a copy: the caller may reuse its slice.
+		rs := a.rs
+		n := len(rs.attrs)
+		rs.attrs = append(rs.attrs, attrs...)
+		c.Attrs = rs.attrs[n:len(rs.attrs):len(rs.attrs)]
+	}
+	a.append(c)
+	a.mu.Unlock()
+	a.r.log(&a.ctx, level, msg, a.ev, a.name, attrs...)
 }
 
 // record appends c to the calls, unless the step is over.
@@ -163,12 +256,9 @@ func (a *stepAPI) record(c action.Call) bool {
 	return true
 }
 
-// append adds c to the calls; mu must be held.
+// append adds c to the run's calls; mu must be held.
 func (a *stepAPI) append(c action.Call) {
-	if a.calls == nil {
-		a.calls = make([]action.Call, 0, callsHint)
-	}
-	a.calls = append(a.calls, c)
+	a.rs.calls = append(a.rs.calls, c)
 }
 
 // close ends the step, waiting for a write under way.
@@ -217,27 +307,25 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 			"step", ErrStepOver, a.name)
 	}
 	a.writes++
-	receipt := a.ev.Session.ID + "/" + a.name + "/" +
-		strconv.Itoa(a.writes)
+	receipt := a.receipt1
+	if a.writes > 1 || receipt == "" {
+		receipt = a.ev.Session.ID + "/" + a.name + "/" +
+			strconv.Itoa(a.writes)
+	}
 
 	// The store call ends at the step's deadline, whatever context the
 	// action passed.
 	ctx, stop := a.bound(ctx)
 	defer stop()
 
-	// Remember what an update function returned, to record it.
-	applied := patch
-	err := a.r.store.Update(ctx, a.ev.User.ID, receipt,
-		func(cur metadata.Map) (metadata.Map, error) {
-			if fn == nil {
-				return patch, nil
-			}
-			a.inFn.Store(true)
-			defer a.inFn.Store(false)
-			p, err := fn(cur)
-			applied = p
-			return p, err
-		})
+	// update remembers what an update function returned, to record it.
+	a.fn, a.patch, a.applied = fn, patch, patch
+	if a.updateFn == nil {
+		a.updateFn = a.update
+	}
+	err := a.r.store.Update(ctx, a.ev.User.ID, receipt, a.updateFn)
+	applied := a.applied
+	a.fn, a.patch, a.applied = nil, nil, nil
 
 	// A receipt already recorded means an earlier run stored this write:
 	// it succeeded.
@@ -246,7 +334,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	if errors.Is(err, metadata.ErrDuplicate) {
 		a.dups++
 		a.append(action.Call{API: action.CallSetAppMetadata, Patch: patch})
-		a.r.log(a.ctx, slog.LevelDebug, "flow: write already applied by "+
+		a.r.log(&a.ctx, slog.LevelDebug, "flow: write already applied by "+
 			"an earlier run", a.ev, a.name,
 			slog.String(LogKeyReceipt, receipt))
 		return nil
@@ -259,14 +347,27 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	return err
 }
 
+// update is the function a write hands the store: the write's patch,
+// or the patch its update function computes. wmu is held.
+func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
+	if a.fn == nil {
+		return a.patch, nil
+	}
+	a.inFn.Store(true)
+	defer a.inFn.Store(false)
+	p, err := a.fn(cur)
+	a.applied = p
+	return p, err
+}
+
 // bound returns a context for a store call: ctx itself when it is the
 // step's, else one that also ends with the step.
 func (a *stepAPI) bound(ctx context.Context) (context.Context, func()) {
-	if ctx == nil || ctx == a.ctx {
-		return a.ctx, func() {}
+	if ctx == nil || ctx == context.Context(&a.ctx) {
+		return &a.ctx, func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	unhook := context.AfterFunc(a.ctx, cancel)
+	unhook := context.AfterFunc(&a.ctx, cancel)
 	return ctx, func() {
 		unhook()
 		cancel()
