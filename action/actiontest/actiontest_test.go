@@ -580,3 +580,103 @@ func TestExactNumbers(t *testing.T) {
 		t.Errorf("calls = %s, want %s", got, want)
 	}
 }
+
+// TestRefusedPatchHoldsItself records patches that hold themselves, which
+// Validate refuses as too deep: recording and reading them back must
+// neither loop nor overflow the stack.
+func TestRefusedPatchHoldsItself(t *testing.T) {
+	self := map[string]any{}
+	self["self"] = self
+	loop := []any{nil}
+	loop[0] = loop
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		write   func(context.Context, *actiontest.Recorder) error
+		wantErr error
+	}{
+		{
+			name: "SetAppMetadata, a map",
+			write: func(ctx context.Context, r *actiontest.Recorder) error {
+				return r.SetAppMetadata(ctx, metadata.Map{"s": self})
+			},
+			wantErr: metadata.ErrInvalidPatch,
+		},
+		{
+			name: "SetAppMetadata, a slice",
+			write: func(ctx context.Context, r *actiontest.Recorder) error {
+				return r.SetAppMetadata(ctx, metadata.Map{"l": loop})
+			},
+			wantErr: metadata.ErrInvalidPatch,
+		},
+		{
+			name: "UpdateAppMetadata",
+			write: func(ctx context.Context, r *actiontest.Recorder) error {
+				return r.UpdateAppMetadata(ctx,
+					func(metadata.Map) (metadata.Map, error) {
+						return metadata.Map{"s": self}, nil
+					})
+			},
+			wantErr: metadata.ErrInvalidPatch,
+		},
+		{
+			name: "UpdateAppMetadata failing with its patch",
+			write: func(ctx context.Context, r *actiontest.Recorder) error {
+				return r.UpdateAppMetadata(ctx,
+					func(metadata.Map) (metadata.Map, error) {
+						return metadata.Map{"s": self}, boom
+					})
+			},
+			wantErr: boom,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := actiontest.NewRecorder(nil, actiontest.Options{})
+			err := tc.write(context.Background(), r)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("write error = %v, want %v", err, tc.wantErr)
+			}
+			calls := r.Calls()
+			if len(calls) != 1 || !errors.Is(calls[0].Err, tc.wantErr) {
+				t.Fatalf("calls = %d, want one refused write", len(calls))
+			}
+			if _, err := json.Marshal(calls); err != nil {
+				t.Errorf("json.Marshal(Calls()) error: %v", err)
+			}
+			if md := r.AppMetadata(); md != nil {
+				t.Errorf("AppMetadata() = %v, want nil", md)
+			}
+		})
+	}
+}
+
+// TestDeepPatchCopied checks that a valid patch nested as deep as
+// Validate allows is recorded as a full copy.
+func TestDeepPatchCopied(t *testing.T) {
+	leaf := map[string]any{"v": "before"}
+	var deep any = leaf
+	for range metadata.MaxDepth - 1 {
+		deep = []any{deep}
+	}
+	r := actiontest.NewRecorder(nil, actiontest.Options{})
+	patch := metadata.Map{"d": deep}
+	if err := r.SetAppMetadata(context.Background(), patch); err != nil {
+		t.Fatalf("SetAppMetadata error: %v", err)
+	}
+	leaf["v"] = "after"
+
+	// Walk down the recorded copy to its leaf.
+	v := r.Calls()[0].Patch["d"]
+	for {
+		s, ok := v.([]any)
+		if !ok {
+			break
+		}
+		v = s[0]
+	}
+	if got := v.(map[string]any)["v"]; got != "before" {
+		t.Errorf("recorded leaf = %v, want before: the patch was shared",
+			got)
+	}
+}
