@@ -34,7 +34,8 @@ const maxValueDepth = 100
 //
 // MarshalJSON never fails, so that a refused call can still be shown: a
 // value that JSON cannot hold (NaN, an infinity, a channel, a function, a
-// cycle) is written as a string describing it. A call of another API is
+// cycle, a value whose MarshalJSON method fails or panics) is written as
+// a string describing it. A call of another API is
 // written with "api" and "error" only.
 func (c Call) MarshalJSON() ([]byte, error) {
 	var w objectWriter
@@ -230,8 +231,15 @@ func quoteJSON(s string) []byte {
 }
 
 // marshalNoEscape is json.Marshal without escaping '<', '>' and '&', so
-// that messages read as they were written.
-func marshalNoEscape(v any) ([]byte, error) {
+// that messages read as they were written. A MarshalJSON or MarshalText
+// method that panics is an error like any other: encoding/json lets the
+// panic through.
+func marshalNoEscape(v any) (_ []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("encoding %T panicked: %v", v, p)
+		}
+	}()
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -680,3 +680,129 @@ func TestDeepPatchCopied(t *testing.T) {
 			got)
 	}
 }
+
+// panicky panics when encoded, as a MarshalJSON method on a nil map or
+// pointer field may.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("boom") }
+
+// TestCallJSON checks the JSON form of each kind of call, as the
+// command-line tester prints it, including values JSON cannot hold.
+func TestCallJSON(t *testing.T) {
+	at := time.Date(2026, 5, 20, 8, 0, 0, 5, time.UTC)
+	self := map[string]any{}
+	self["self"] = self
+	tests := []struct {
+		name string
+		call action.Call
+		want string
+	}{
+		{
+			name: "log",
+			call: action.Call{API: action.CallLog, Level: slog.LevelWarn,
+				Message: "a <b> & c", Attrs: []slog.Attr{
+					slog.Int64("n", 9007199254740993),
+					slog.Uint64("u", math.MaxUint64),
+					slog.Float64("f", 1.5),
+					slog.Bool("b", true),
+					slog.Duration("d", 1500*time.Millisecond),
+					slog.Time("t", at),
+					slog.Any("err", errors.New("bad")),
+				}},
+			want: `{"api":"log","level":"warn","message":"a <b> & c",` +
+				`"attrs":{"n":9007199254740993,"u":18446744073709551615,` +
+				`"f":1.5,"b":true,"d":"1.5s",` +
+				`"t":"2026-05-20T08:00:00.000000005Z","err":"bad"}}`,
+		},
+		{
+			name: "log levels and groups",
+			call: action.Call{API: action.CallLog, Level: slog.LevelWarn + 2,
+				Message: "m", Attrs: []slog.Attr{
+					slog.Group("g", slog.String("a", "1")),
+					slog.Group("", slog.String("inlined", "2")),
+					slog.Group("empty"),
+					{},
+					slog.String("k", "first"),
+					slog.String("k", "last"),
+				}},
+			want: `{"api":"log","level":"warn+2","message":"m",` +
+				`"attrs":{"g":{"a":"1"},"inlined":"2","k":"last"}}`,
+		},
+		{
+			name: "log values JSON cannot hold",
+			call: action.Call{API: action.CallLog, Level: slog.LevelDebug,
+				Message: "m", Attrs: []slog.Attr{
+					slog.Float64("nan", math.NaN()),
+					slog.Float64("inf", math.Inf(-1)),
+					slog.Any("ch", make(chan int)),
+					slog.Any("p", panicky{}),
+				}},
+			want: `{"api":"log","level":"debug","message":"m",` +
+				`"attrs":{"nan":"NaN","inf":"-Inf",` +
+				`"ch":"(unencodable chan int)",` +
+				`"p":"(unencodable actiontest_test.panicky)"}}`,
+		},
+		{
+			name: "setAppMetadata, numbers exact",
+			call: action.Call{API: action.CallSetAppMetadata,
+				Patch: metadata.Map{
+					"n": json.Number("9007199254740993"),
+					"i": int64(math.MaxInt64),
+					"z": nil,
+				}},
+			want: `{"api":"user.setAppMetadata","patch":` +
+				`{"i":9223372036854775807,"n":9007199254740993,"z":null}}`,
+		},
+		{
+			name: "setAppMetadata refused, error last",
+			call: action.Call{API: action.CallSetAppMetadata,
+				Patch: metadata.Map{"n": math.NaN(), "s": self},
+				Err:   errors.New("refused")},
+			want: `{"api":"user.setAppMetadata","patch":{"n":"NaN",` +
+				`"s":{"self":` + strings.Repeat(`{"self":`, 99) +
+				`"(nested too deep)"` + strings.Repeat("}", 100) + `},` +
+				`"error":"refused"}`,
+		},
+		{
+			name: "setAppMetadata without a patch",
+			call: action.Call{API: action.CallSetAppMetadata},
+			want: `{"api":"user.setAppMetadata","patch":{}}`,
+		},
+		{
+			name: "setCustomClaim",
+			call: action.Call{API: action.CallSetCustomClaim, Key: "tier",
+				Value: []any{"gold", json.Number("1e400")}},
+			want: `{"api":"session.setCustomClaim","key":"tier",` +
+				`"value":["gold",1e400]}`,
+		},
+		{
+			name: "setCustomClaim refused",
+			call: action.Call{API: action.CallSetCustomClaim, Key: "f",
+				Value: func() {}, Err: errors.New("no")},
+			want: `{"api":"session.setCustomClaim","key":"f",` +
+				`"value":"(unencodable func())","error":"no"}`,
+		},
+		{
+			name: "another API",
+			call: action.Call{API: "user.delete", Err: errors.New("?")},
+			want: `{"api":"user.delete","error":"?"}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(tc.call)
+			if err != nil {
+				t.Fatalf("json.Marshal error: %v", err)
+			}
+			// json.Marshal escapes HTML in what MarshalJSON returns.
+			got, err := tc.call.MarshalJSON()
+			if err != nil || !json.Valid(got) || !json.Valid(b) {
+				t.Fatalf("MarshalJSON = %s, %v; want valid JSON", got, err)
+			}
+			if diff := cmp.Diff(tc.want, string(got)); diff != "" {
+				t.Errorf("MarshalJSON mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
