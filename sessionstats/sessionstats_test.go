@@ -21,7 +21,9 @@ import (
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/action/actiontest"
+	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/metadata/memstore"
 	"github.com/logoutflow/logoutflow/sessionstats"
 )
 
@@ -1264,4 +1266,118 @@ func FuzzEventTrackLogoutStats(f *testing.F) {
 				len(after), len(before)+4)
 		}
 	})
+}
+
+// TestBadInputNeverFailsLogout plays events carrying bad last_login_at
+// values and bad stored figures, decoded from JSON, through a whole flow
+// on the in-memory store: the logout never fails, the session is revoked
+// and counted, the stored record encodes as JSON, and the flow's logs
+// hold neither the email nor a forged line.
+func TestBadInputNeverFailsLogout(t *testing.T) {
+	const email = "alice@example.com"
+	logins := []string{
+		`""`, `"garbage"`, `"2026-02-30T08:00:00Z"`, `"2026-05-20"`, `"0"`,
+		`0`, `1779264000000`, `true`, `{"t": 1}`, `[1]`, `null`,
+		`"2026-05-20T08:00:00Z\nlevel=ERROR msg=forged"`,
+		`"0001-01-01T00:00:00Z"`, `"9999-12-31T23:59:59Z"`,
+	}
+	figures := []string{
+		`3.7`, `-1`, `1e308`, `9007199254740993`, `9223372036854775808`,
+		`"3"`, `"3.5"`, `" 3"`, `"-2"`, `"abc"`, `true`, `{}`, `[]`,
+	}
+	for i, login := range logins {
+		count := figures[i%len(figures)]
+		total := figures[(i+7)%len(figures)]
+		name := login + "/" + count + "/" + total
+		t.Run(name, func(t *testing.T) {
+			ev, err := action.DecodeEvent([]byte(`{"trigger": "logout",
+				"user": {"user_id": "u1", "email": "` + email + `",
+				"last_login_at": ` + login + `,
+				"app_metadata": {"session_count": ` + count + `,
+				"total_session_seconds": ` + total + `}},
+				"session": {"session_id": "s1"}}`))
+			if err != nil {
+				t.Fatalf("DecodeEvent error: %v", err)
+			}
+			checkLogoutSucceeds(t, ev, email)
+		})
+	}
+}
+
+// checkLogoutSucceeds runs ev through the flow [track-logout-stats,
+// RevokeSession] with the event's app_metadata stored, and checks that
+// nothing fails.
+func checkLogoutSucceeds(t *testing.T, ev *action.Event, email string) {
+	t.Helper()
+	ctx := context.Background()
+	clk := at(now)
+	store := memstore.New(memstore.Options{Clock: clk})
+	if err := store.Put(ctx, ev.User.ID, ev.User.AppMetadata); err != nil {
+		t.Fatalf("Put error: %v", err)
+	}
+	prev := sessionstats.Read(ev.User.AppMetadata)
+
+	// Build the flow, logging as JSON lines and noting the revocation.
+	var logs bytes.Buffer
+	revoked := false
+	runner, err := flow.NewRunner(flow.Options{
+		Store: store,
+		Revoker: flow.RevokerFunc(func(context.Context, string, string) error {
+			revoked = true
+			return nil
+		}),
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := action.NewRegistry(sessionstats.New(
+		sessionstats.Options{Clock: clk}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner.Publish(flow.Must(action.Logout, reg,
+		flow.RunCustomAction{Action: sessionstats.Name},
+		flow.RevokeSession{})); err != nil {
+		t.Fatal(err)
+	}
+
+	// The logout succeeds whatever the input held.
+	res, err := runner.Run(ctx, ev)
+	if err != nil {
+		t.Fatalf("Run error: %v", err)
+	}
+	if f := res.Failed(); len(f) != 0 {
+		t.Errorf("failed steps: %+v", f)
+	}
+	if !revoked {
+		t.Error("the session was not revoked")
+	}
+
+	// The session is counted, in a record JSON can hold.
+	got, err := store.Get(ctx, ev.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := json.Marshal(got); err != nil || !json.Valid(b) {
+		t.Errorf("stored app_metadata = %s, %v", b, err)
+	}
+	f := sessionstats.Read(got)
+	if want := min(prev.SessionCount+1, sessionstats.MaxInt); f.SessionCount != want {
+		t.Errorf("session_count = %d, want %d", f.SessionCount, want)
+	}
+	if f.TotalSessionSeconds < prev.TotalSessionSeconds {
+		t.Errorf("total_session_seconds = %d, was %d",
+			f.TotalSessionSeconds, prev.TotalSessionSeconds)
+	}
+
+	// Each log record is one JSON line, without the email.
+	for line := range strings.Lines(logs.String()) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line is not one JSON record: %q", line)
+		}
+	}
+	if strings.Contains(logs.String(), email) {
+		t.Errorf("logs hold the email:\n%s", logs.String())
+	}
 }
