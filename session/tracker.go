@@ -1,0 +1,478 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
+)
+
+// DefaultInterval is how often a busy session's activity is written to
+// the store when [Options.Interval] is zero.
+const DefaultInterval = time.Minute
+
+// Clock tells the time. Both clocks of github.com/benbjohnson/clock fit;
+// a [Sweeper] also uses their Ticker.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Runner runs the published flow of an event's trigger; *[flow.Runner]
+// is one.
+type Runner interface {
+	Run(ctx context.Context, ev *action.Event) (*flow.Result, error)
+}
+
+// Attribute keys of the records this package logs.
+const (
+	LogKeyUserID    = "user_id"
+	LogKeySessionID = "session_id"
+	LogKeyTrigger   = "trigger"
+	LogKeyError     = "error"
+	LogKeyBatches   = "batches"
+	LogKeyExpired   = "expired"
+	LogKeyFailed    = "failed"
+)
+
+// Options configures a [Tracker]. The zero value of each field means its
+// default, but Runner is required.
+type Options struct {
+	// Runner runs the session-end flows. Required.
+	Runner Runner
+
+	// Store keeps the sessions; nil means a new [MemStore] on Clock.
+	Store Store
+
+	// Clock gives now; nil means the real clock.
+	Clock Clock
+
+	// Interval is the most often a session's activity is written to the
+	// store: touches in between only update the tracker's memory. Zero
+	// means DefaultInterval; a negative value writes every touch.
+	Interval time.Duration
+
+	// Logger receives the tracker's logs; nil is silent.
+	Logger *slog.Logger
+}
+
+// Tracker follows the sessions of one auth-server process, from [Start]
+// through each request's [Tracker.Touch] to [Tracker.End], and ends them
+// through the session-end flows. It is safe for concurrent use.
+//
+// The tracker keeps each session it has seen in memory, and writes a
+// session's activity to the store at most once per interval; a [Sweeper]
+// reads the store to find the idle ones. Activity is exact in the process
+// that saw it, and at most one interval stale in the others.
+//
+// [Start]: Tracker.Start
+type Tracker struct {
+	runner   Runner
+	store    Store
+	clock    Clock
+	interval int64 // nanoseconds
+	logger   *slog.Logger
+
+	seed   maphash.Seed
+	shards [shards]shard
+}
+
+// shards spreads sessions over this many maps, each with its own lock,
+// so that touches rarely wait for one another.
+const shards = 64
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*entry
+	_  [32]byte // keeps neighbouring locks off one cache line
+}
+
+// entry is a live session in memory. Times are Unix nanoseconds.
+type entry struct {
+	id, userID string
+	start      int64
+
+	active  atomic.Int64 // last activity seen here
+	written atomic.Int64 // last activity written, or being written
+	ended   atomic.Bool
+}
+
+// BUG(logoutflow): A session ended by a flow run straight through the
+// [flow.Runner], not through [Tracker.End], stays live in the tracker and
+// its store until the sweeper expires it; that expiry is a repeat and
+// counts nothing, but touches until then still succeed.
+
+// BUG(logoutflow): An expiry measured in one process sees another
+// process's activity only as of its last store write: the duration may
+// fall short by up to [Options.Interval].
+
+// TODO(logoutflow): Touch of a session unknown to this process reads the
+// store every time; a short negative cache would spare the store a storm
+// of requests on an ended session.
+
+// NewTracker returns a tracker with no session. It returns an error
+// wrapping [ErrBadInput] when Runner is missing.
+func NewTracker(opts Options) (*Tracker, error) {
+	if opts.Runner == nil {
+		return nil, fmt.Errorf("%w: no runner", ErrBadInput)
+	}
+	t := &Tracker{
+		runner: opts.Runner,
+		store:  opts.Store,
+		clock:  opts.Clock,
+		logger: opts.Logger,
+		seed:   maphash.MakeSeed(),
+	}
+	if t.clock == nil {
+		t.clock = realClock{}
+	}
+	if t.store == nil {
+		t.store = NewMemStore(MemStoreOptions{Clock: t.clock})
+	}
+	switch {
+	case opts.Interval == 0:
+		t.interval = int64(DefaultInterval)
+	case opts.Interval > 0:
+		t.interval = int64(opts.Interval)
+	}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*entry)
+	}
+	return t, nil
+}
+
+// Store returns the tracker's store.
+func (t *Tracker) Store() Store { return t.store }
+
+// Start records a new session of the user, begun now, and writes it to
+// the store. Starting a session again for the same user changes nothing;
+// starting one that has ended returns an error wrapping [ErrEnded].
+func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
+	if userID == "" || sessionID == "" {
+		return fmt.Errorf("%w: Start needs a user ID and a session ID",
+			ErrBadInput)
+	}
+	if e := t.lookup(sessionID); e != nil {
+		switch {
+		case e.userID != userID:
+			return fmt.Errorf("%w: session %q belongs to another user",
+				ErrBadInput, sessionID)
+		case e.ended.Load():
+			return fmt.Errorf("%w: %q", ErrEnded, sessionID)
+		}
+		return nil
+	}
+
+	// Store it first: a session the store refuses is not tracked.
+	now := t.clock.Now()
+	rec := Record{ID: sessionID, UserID: userID, Start: now,
+		LastActive: now}
+	if err := t.store.Put(ctx, rec); err != nil {
+		return fmt.Errorf("session: starting %q: %w", sessionID, err)
+	}
+	t.adopt(rec)
+	return nil
+}
+
+// Touch reports activity on the session, now. It is cheap enough for
+// every request: it updates the tracker's memory, and writes to the
+// store only when the last write is an interval old. A session unknown
+// to this process (started by another, or before a restart) is read
+// from the store once.
+//
+// A touch after the session ended changes nothing and returns an error
+// wrapping [ErrEnded] or [ErrUnknown]; so does a touch of a session
+// never started. A failed write returns its error; the next touch tries
+// again.
+func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
+	e := t.lookup(sessionID)
+	if e == nil {
+		var err error
+		if e, err = t.load(ctx, sessionID); err != nil {
+			return err
+		}
+	}
+	if e.ended.Load() {
+		return fmt.Errorf("%w: %q", ErrEnded, sessionID)
+	}
+
+	// Remember the activity; write it when the last write is old enough
+	// and no other touch is writing it.
+	now := t.clock.Now().UnixNano()
+	raise(&e.active, now)
+	last := e.written.Load()
+	if now-last < t.interval || !e.written.CompareAndSwap(last, now) {
+		return nil
+	}
+	return t.write(ctx, e, last, now)
+}
+
+// write stores the activity at now; on failure it restores the write
+// time last, so that the next touch tries again.
+func (t *Tracker) write(ctx context.Context, e *entry, last, now int64) error {
+	err := t.store.Put(ctx, e.record(now))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrEnded):
+		// Another process ended it: forget it here too.
+		t.forget(e)
+		return fmt.Errorf("session: touch %q: %w", e.id, err)
+	}
+	e.written.CompareAndSwap(now, last)
+	t.log(ctx, slog.LevelWarn, "session: cannot write activity", e,
+		slog.Any(LogKeyError, err))
+	return fmt.Errorf("session: touch %q: %w", e.id, err)
+}
+
+// Event returns the event of the session's end by trigger, as [End] runs
+// it: the user, the session's start as last_login_at and created_at,
+// and its last activity as last_active_at, the later of this process's
+// and the store's. A server that detects expiry
+// itself runs it through its own [flow.Runner], or calls End.
+//
+// [End]: Tracker.End
+func (t *Tracker) Event(ctx context.Context, sessionID string,
+	trigger action.Trigger) (*action.Event, error) {
+
+	if !trigger.EndsSession() {
+		return nil, fmt.Errorf("%w: trigger %q does not end a session",
+			ErrBadInput, trigger)
+	}
+	e, err := t.current(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return e.event(trigger), nil
+}
+
+// End ends the session by trigger (one of [action.SessionEnds]): it runs
+// the trigger's flow, which counts the session and revokes it, then
+// marks the session ended here and in the store, so that no touch brings
+// it back. It returns the flow's result.
+//
+// A session that an earlier run ended (a logout sent straight to the
+// runner, another process's sweep) runs nothing: the result is a repeat,
+// and the session is marked ended all the same. When the flow fails
+// (see [flow.Runner.Run]) the session stays live and End can be called
+// again; it counts once. When only marking it ended fails, End returns
+// the result and the error: the session has been counted and revoked,
+// and a later sweep finds it, runs nothing, and marks it.
+func (t *Tracker) End(ctx context.Context, sessionID string,
+	trigger action.Trigger) (*flow.Result, error) {
+
+	if !trigger.EndsSession() {
+		return nil, fmt.Errorf("%w: trigger %q does not end a session",
+			ErrBadInput, trigger)
+	}
+	e, err := t.current(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return t.end(ctx, e, trigger)
+}
+
+// EndAll ends every live session of the user by trigger, as [End] does
+// for each: Revoke for "sign out everywhere" or an administrator's
+// revocation. It returns how many ended, and the errors of those that
+// did not, joined. Sessions are read from the store, so those of other
+// processes end too.
+//
+// [End]: Tracker.End
+func (t *Tracker) EndAll(ctx context.Context, userID string,
+	trigger action.Trigger) (int, error) {
+
+	if userID == "" {
+		return 0, fmt.Errorf("%w: EndAll needs a user ID", ErrBadInput)
+	}
+	if !trigger.EndsSession() {
+		return 0, fmt.Errorf("%w: trigger %q does not end a session",
+			ErrBadInput, trigger)
+	}
+	recs, err := t.store.List(ctx, Query{UserID: userID})
+	if err != nil {
+		return 0, fmt.Errorf("session: listing the sessions of a user: %w",
+			err)
+	}
+
+	// End each on its own: one failure does not keep the others live.
+	var ended int
+	var errs []error
+	for _, r := range recs {
+		if _, err := t.end(ctx, t.adopt(r), trigger); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ended++
+	}
+	return ended, errors.Join(errs...)
+}
+
+// end runs the flow of trigger for e and marks it ended.
+func (t *Tracker) end(ctx context.Context, e *entry,
+	trigger action.Trigger) (*flow.Result, error) {
+
+	// Run the flow: it counts the session once and revokes it.
+	res, err := t.runner.Run(ctx, e.event(trigger))
+	if err != nil {
+		return res, fmt.Errorf("session: ending %q by %s: %w", e.id,
+			trigger, err)
+	}
+
+	// The session has ended: no touch brings it back, here or in the
+	// store. Until the store knows, memory keeps it as ended.
+	e.ended.Store(true)
+	rec := e.record(e.active.Load())
+	rec.Ended = t.clock.Now()
+	if err := t.store.Put(ctx, rec); err != nil {
+		t.log(ctx, slog.LevelWarn, "session: ended, but cannot mark it "+
+			"ended in the store", e, slog.String(LogKeyTrigger,
+			string(trigger)), slog.Any(LogKeyError, err))
+		return res, fmt.Errorf("session: marking %q ended: %w", e.id, err)
+	}
+	t.forget(e)
+	return res, nil
+}
+
+// lookup returns the live session in memory, or nil.
+func (t *Tracker) lookup(sessionID string) *entry {
+	sh := &t.shards[maphash.String(t.seed, sessionID)%shards]
+	sh.mu.RLock()
+	e := sh.m[sessionID]
+	sh.mu.RUnlock()
+	return e
+}
+
+// load reads a session unknown here from the store and keeps it.
+func (t *Tracker) load(ctx context.Context, sessionID string) (*entry, error) {
+	if sessionID == "" {
+		return nil, fmt.Errorf("%w: empty session ID", ErrBadInput)
+	}
+	recs, err := t.store.List(ctx, Query{ID: sessionID})
+	if err != nil {
+		return nil, fmt.Errorf("session: reading %q: %w", sessionID, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: %q", ErrUnknown, sessionID)
+	}
+	return t.adopt(recs[0]), nil
+}
+
+// current returns the session with the freshest activity of memory and
+// the store: another process may have written a later one. When the
+// store cannot tell, memory's is used.
+func (t *Tracker) current(ctx context.Context,
+	sessionID string) (*entry, error) {
+
+	e := t.lookup(sessionID)
+	if e == nil {
+		return t.load(ctx, sessionID)
+	}
+	recs, err := t.store.List(ctx, Query{ID: sessionID})
+	switch {
+	case err != nil:
+		t.log(ctx, slog.LevelWarn, "session: cannot read the session; "+
+			"using this process's activity", e, slog.Any(LogKeyError, err))
+		return e, nil
+	case len(recs) == 0:
+		// Ended elsewhere, or lost by the store: it is not live.
+		t.forget(e)
+		return nil, fmt.Errorf("%w: %q", ErrUnknown, sessionID)
+	}
+	return t.adopt(recs[0]), nil
+}
+
+// adopt keeps the live session r in memory, unless it is there already,
+// and returns its entry, raised to r's activity.
+func (t *Tracker) adopt(r Record) *entry {
+	sh := &t.shards[maphash.String(t.seed, r.ID)%shards]
+	sh.mu.Lock()
+	e, ok := sh.m[r.ID]
+	if !ok {
+		e = &entry{id: r.ID, userID: r.UserID, start: r.Start.UnixNano()}
+		sh.m[r.ID] = e
+	}
+	sh.mu.Unlock()
+	active := r.LastActive.UnixNano()
+	raise(&e.active, active)
+	raise(&e.written, active)
+	return e
+}
+
+// forget marks e ended and drops it from memory.
+func (t *Tracker) forget(e *entry) {
+	e.ended.Store(true)
+	sh := &t.shards[maphash.String(t.seed, e.id)%shards]
+	sh.mu.Lock()
+	if sh.m[e.id] == e {
+		delete(sh.m, e.id)
+	}
+	sh.mu.Unlock()
+}
+
+// activity returns the last activity this process saw of the session,
+// or the zero time when it has none in memory.
+func (t *Tracker) activity(sessionID string) time.Time {
+	e := t.lookup(sessionID)
+	if e == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, e.active.Load()).UTC()
+}
+
+// log writes one record with the session's user and ID, when a logger
+// wants it.
+func (t *Tracker) log(ctx context.Context, level slog.Level, msg string,
+	e *entry, attrs ...slog.Attr) {
+
+	if t.logger == nil || !t.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs = append(attrs, slog.String(LogKeyUserID, e.userID),
+		slog.String(LogKeySessionID, e.id))
+	t.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// record returns e as a live record last active at active.
+func (e *entry) record(active int64) Record {
+	return Record{
+		ID:         e.id,
+		UserID:     e.userID,
+		Start:      time.Unix(0, e.start).UTC(),
+		LastActive: time.Unix(0, active).UTC(),
+	}
+}
+
+// event returns the event of e's end by trigger.
+func (e *entry) event(trigger action.Trigger) *action.Event {
+	start := action.At(time.Unix(0, e.start).UTC())
+	return &action.Event{
+		Trigger: trigger,
+		User:    action.User{ID: e.userID, LastLoginAt: start},
+		Session: action.Session{
+			ID:           e.id,
+			CreatedAt:    start,
+			LastActiveAt: action.At(time.Unix(0, e.active.Load()).UTC()),
+		},
+	}
+}
+
+// raise sets v to n when n is greater.
+func raise(v *atomic.Int64, n int64) {
+	for {
+		cur := v.Load()
+		if n <= cur || v.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
