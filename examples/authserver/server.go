@@ -417,14 +417,20 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// cookie returns an HttpOnly cookie, Secure unless configured otherwise.
+// cookie returns an HttpOnly cookie, Secure unless configured otherwise,
+// that the browser keeps until the session expires at expires. It
+// carries Max-Age, which browsers count from when they receive it, so
+// that a browser whose clock differs from the server's keeps it as long;
+// Expires, in the server's time, is for the clients that know only it.
 func (s *Server) cookie(name, path, value string, expires time.Time,
 	site http.SameSite) *http.Cookie {
+	left := expires.Sub(s.cfg.Clock.Now())
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     path,
 		Expires:  expires.UTC(),
+		MaxAge:   max(int((left+time.Second-1)/time.Second), 1),
 		HttpOnly: true,
 		Secure:   !s.cfg.InsecureCookies,
 		SameSite: site,

@@ -40,6 +40,7 @@ func TestSignInCookie(t *testing.T) {
 				SameSite         http.SameSite
 				Path             string
 				Expires          time.Time
+				MaxAge           int
 			}
 			want := attrs{
 				HttpOnly: true,
@@ -47,9 +48,10 @@ func TestSignInCookie(t *testing.T) {
 				SameSite: http.SameSiteLaxMode,
 				Path:     "/",
 				Expires:  t0.Add(12 * time.Hour),
+				MaxAge:   12 * 3600,
 			}
 			got := attrs{c.HttpOnly, c.Secure, c.SameSite, c.Path,
-				c.Expires}
+				c.Expires, c.MaxAge}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("session cookie mismatch (-want +got):\n%s", diff)
 			}
