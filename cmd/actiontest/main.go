@@ -40,7 +40,8 @@
 // The exit status is 0 when the action ran, warnings included; 1 when it
 // returned an error or panicked (the calls are printed all the same); and
 // 2 for unusable input (a bad flag, an unknown action, a bad -now, input
-// that is not an event), with nothing on standard output. Whenever it is
+// that is not an event, an event whose trigger the action does not run
+// on), with nothing on standard output. Whenever it is
 // not 0, one line on standard error names the problem, for invalid JSON
 // with the byte offset at fault.
 //

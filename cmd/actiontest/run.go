@@ -234,10 +234,11 @@ Exit status:
   0  the action ran (warnings included)
   1  the action returned an error or panicked; the calls are printed
      all the same
-  2  unusable input: a bad flag, an unknown action, a bad -now, or input
+  2  unusable input: a bad flag, an unknown action, a bad -now, input
      that is not an event (invalid JSON, with its byte offset; not an
-     object; a field of the wrong type); nothing is printed on standard
-     output
+     object; a field of the wrong type), or an event whose trigger
+     ("logout" when empty) the action does not run on; nothing is
+     printed on standard output
 
 Whenever the status is not 0, one line on standard error names the
 problem.
