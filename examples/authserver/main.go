@@ -343,6 +343,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader remembers the first status and passes it on.
 func (w *statusWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
@@ -350,6 +351,7 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
+// Write passes b on; a write before any status means 200.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

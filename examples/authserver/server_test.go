@@ -36,14 +36,14 @@ func TestSignInCookie(t *testing.T) {
 					SessionCookie)
 			}
 			type attrs struct {
-				HttpOnly, Secure bool
+				HTTPOnly, Secure bool
 				SameSite         http.SameSite
 				Path             string
 				Expires          time.Time
 				MaxAge           int
 			}
 			want := attrs{
-				HttpOnly: true,
+				HTTPOnly: true,
 				Secure:   tc.wantSecure,
 				SameSite: http.SameSiteLaxMode,
 				Path:     "/",
