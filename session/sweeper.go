@@ -184,7 +184,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		q.After = recs[len(recs)-1].ID
 	}
 
-	s.log(ctx, slog.LevelInfo, "session: sweep done",
+	// A sweep that found nothing is no news.
+	level := slog.LevelInfo
+	if rep.Expired == 0 && rep.Failed == 0 {
+		level = slog.LevelDebug
+	}
+	s.log(ctx, level, "session: sweep done",
 		slog.Int(LogKeyBatches, rep.Batches),
 		slog.Int(LogKeyExpired, rep.Expired),
 		slog.Int(LogKeyFailed, rep.Failed))
