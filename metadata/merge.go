@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // DefaultMaxBytes is the size limit of a user's whole app_metadata, once
@@ -61,16 +62,28 @@ func Merge(stored, patch Map) Map {
 // pollute the objects of JavaScript programs that read app_metadata, and
 // every key that starts with '$', which this library keeps for its own
 // use.
+//
+// When several keys are invalid, the error names the first of them in
+// sorted order, so that the same patch always gets the same error.
 func Validate(patch Map) error {
+	// Check every key once; a valid patch allocates nothing.
+	var bad []string
 	for k, v := range patch {
-		if reason := checkKey(k); reason != "" {
-			return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, reason)
-		}
-		if err := checkValue(v, 1); err != nil {
-			return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, err)
+		if checkKey(k) != "" || checkValue(v, 1) != nil {
+			bad = append(bad, k)
 		}
 	}
-	return nil
+	if len(bad) == 0 {
+		return nil
+	}
+
+	// Name the first bad key in sorted order.
+	k := slices.Min(bad)
+	if reason := checkKey(k); reason != "" {
+		return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, reason)
+	}
+	return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k,
+		checkValue(patch[k], 1))
 }
 
 // Apply validates patch, merges it into stored and checks the size of the

@@ -147,3 +147,31 @@ func TestValidateAllocs(t *testing.T) {
 		t.Errorf("Validate allocates %v times, want 0", allocs)
 	}
 }
+
+// TestValidateNamesFirstBadKey checks that a patch with several bad keys
+// always gets the same error, naming the first bad key in sorted order,
+// whatever order map iteration takes.
+func TestValidateNamesFirstBadKey(t *testing.T) {
+	patch := metadata.Map{
+		"ok":   1,
+		"zeta": math.NaN(),
+		"beta": math.Inf(1),
+		"":     2,
+		"mid":  make(chan int),
+	}
+	want := `metadata: invalid patch: key "": `
+	for range 50 {
+		err := metadata.Validate(patch)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("Validate() = %v, want it to start with %s", err, want)
+		}
+	}
+	delete(patch, "")
+	want = `metadata: invalid patch: key "beta": `
+	for range 50 {
+		err := metadata.Validate(patch)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("Validate() = %v, want it to start with %s", err, want)
+		}
+	}
+}
