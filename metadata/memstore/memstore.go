@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logoutflow/logoutflow/metadata"
@@ -61,6 +62,10 @@ var _ metadata.Store = (*Store)(nil)
 type shard struct {
 	mu    sync.RWMutex
 	users map[string]*user
+
+	// sweepAt is when, in Unix nanoseconds, the shard's users are next
+	// swept of their old receipts; see sweep.
+	sweepAt atomic.Int64
 }
 
 // user is one user's record, guarded by its own lock.
@@ -158,44 +163,82 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update %q: %w", userID, err)
 	}
-	u := s.lookup(userID)
+	sh := s.shard(userID)
+	u := sh.lookup(userID)
 	if u == nil {
 		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
 	}
+	now := s.clock.Now().UnixNano()
+	recorded, err := s.update(ctx, u, userID, receipt, fn, now)
+
+	// Once a retention period, forget the old receipts of the shard's
+	// users, those who never write again too. The user's lock is free
+	// by now: a sweep takes the shard's lock, then each user's.
+	if recorded {
+		s.sweep(sh, now)
+	}
+	return err
+}
+
+// update is Update under the user's lock. It reports whether it
+// recorded the receipt.
+func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
+	fn metadata.UpdateFunc, now int64) (bool, error) {
+
 	u.mu.Lock()
 	defer u.mu.Unlock()
 
 	// A receipt seen within the retention period means the write was
 	// applied already.
-	now := s.clock.Now().UnixNano()
 	if receipt != "" && u.receipts.has(receipt, now, s.retention) {
-		return fmt.Errorf("%w: user %q, receipt %q",
+		return false, fmt.Errorf("%w: user %q, receipt %q",
 			metadata.ErrDuplicate, userID, receipt)
 	}
 
 	// Compute and check the new value; fn's error goes back as it is.
 	patch, err := fn(u.data)
 	if err != nil {
-		return err
+		return false, err
 	}
 	data := u.data
 	if len(patch) > 0 {
 		if data, err = metadata.Apply(u.data, patch, s.lim); err != nil {
-			return fmt.Errorf("memstore: update %q: %w", userID, err)
+			return false, fmt.Errorf("memstore: update %q: %w", userID, err)
 		}
 	}
 
 	// The caller may have given up while fn ran: then store nothing.
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: update %q: %w", userID, err)
+		return false, fmt.Errorf("memstore: update %q: %w", userID, err)
 	}
 
 	// Store the value and its receipt in the same locked step.
 	u.data = data
-	if receipt != "" {
-		u.receipts.add(receipt, now, s.retention)
+	if receipt == "" {
+		return false, nil
 	}
-	return nil
+	u.receipts.add(receipt, now, s.retention)
+	return true, nil
+}
+
+// sweep drops the receipts older than the retention period of every
+// user of sh, when its time has come: once a period at most, the first
+// write of the period paying for it. A receipt so stays in memory three
+// periods at most, whether its user writes again or not, as long as
+// writes with receipts reach the shard (a shard that gets none holds no
+// more than it held).
+func (s *Store) sweep(sh *shard, now int64) {
+	at := sh.sweepAt.Load()
+	if now < at || !sh.sweepAt.CompareAndSwap(at, now+int64(s.retention)) {
+		return
+	}
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for _, u := range sh.users {
+		u.mu.Lock()
+		u.receipts.rotate(now, s.retention)
+		u.mu.Unlock()
+	}
 }
 
 // HasReceipt implements [metadata.Store.HasReceipt]. A receipt older than
@@ -221,7 +264,11 @@ func (s *Store) shard(userID string) *shard {
 
 // lookup returns the user's record, or nil.
 func (s *Store) lookup(userID string) *user {
-	sh := s.shard(userID)
+	return s.shard(userID).lookup(userID)
+}
+
+// lookup returns the user's record, or nil.
+func (sh *shard) lookup(userID string) *user {
 	sh.mu.RLock()
 	u := sh.users[userID]
 	sh.mu.RUnlock()

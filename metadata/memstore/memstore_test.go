@@ -125,8 +125,52 @@ func TestReceiptsMemoryFlat(t *testing.T) {
 		t.Errorf("heap grew by %d bytes from update %d to %d, want at "+
 			"most %d", grew, mark, updates, slack)
 	}
+
+	// At most three retention periods of receipts are held.
+	if got, most := s.ReceiptsHeld(), 3*10*perTick; got > most {
+		t.Errorf("ReceiptsHeld() = %d, want at most %d", got, most)
+	}
 	if ok, _ := s.HasReceipt(ctx, "u", "logout-0"); ok {
 		t.Errorf("HasReceipt(logout-0) = true long after retention")
+	}
+}
+
+// TestIdleUsersReceiptsForgotten has users write once and never again:
+// their receipts must still be dropped, by the writes of other users.
+func TestIdleUsersReceiptsForgotten(t *testing.T) {
+	const idle = 1000
+	ctx := context.Background()
+	clk := clock.NewMock()
+	s := memstore.New(memstore.Options{Clock: clk, Retention: time.Minute})
+	write := func(id string) {
+		t.Helper()
+		if err := s.Put(ctx, id, nil); err != nil {
+			t.Fatalf("Put(%s) = %v", id, err)
+		}
+		if err := s.Update(ctx, id, "r1", increment); err != nil {
+			t.Fatalf("Update(%s) = %v", id, err)
+		}
+	}
+	for i := range idle {
+		write("idle" + strconv.Itoa(i))
+	}
+	if got := s.ReceiptsHeld(); got != idle {
+		t.Fatalf("ReceiptsHeld() = %d, want %d", got, idle)
+	}
+
+	// Three periods on, one active user on each shard writes.
+	clk.Add(3 * time.Minute)
+	covered := make(map[int]bool)
+	for i := 0; len(covered) < memstore.Shards; i++ {
+		id := "active" + strconv.Itoa(i)
+		if sh := s.ShardOf(id); !covered[sh] {
+			covered[sh] = true
+			write(id)
+		}
+	}
+	if got := s.ReceiptsHeld(); got != memstore.Shards {
+		t.Errorf("ReceiptsHeld() = %d, want %d (the active users' only)",
+			got, memstore.Shards)
 	}
 }
 
