@@ -11,6 +11,7 @@ require (
 	github.com/chromedp/chromedp v0.23.1
 	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/logoutflow/logoutflow v0.0.0-00010101000000-000000000000
 	github.com/logoutflow/logoutflow/metadata/pgstore v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.59.0
 )
@@ -21,7 +22,6 @@ require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	github.com/logoutflow/logoutflow v0.0.0-00010101000000-000000000000 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 )
