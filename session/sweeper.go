@@ -181,7 +181,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		if len(recs) < s.batch {
 			break
 		}
-		q.After = recs[len(recs)-1].ID
+
+		// A store that ignores the cursor would loop forever.
+		last := recs[len(recs)-1].ID
+		if last <= q.After {
+			return rep, fmt.Errorf("session: sweep: the store listed %q "+
+				"after %q: pages must be sorted by ID", last, q.After)
+		}
+		q.After = last
 	}
 
 	// A sweep that found nothing is no news.

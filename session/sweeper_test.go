@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -293,4 +295,103 @@ func (listFails) List(context.Context,
 	session.Query) ([]session.Record, error) {
 
 	return nil, errInjected
+}
+
+// TestSweepStoreIgnoresCursor: a store that serves the same page again
+// ends the sweep with an error rather than a loop.
+func TestSweepStoreIgnoresCursor(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	tr, err := session.NewTracker(session.Options{Runner: fx.runner,
+		Store: samePage{fx.sessions}, Clock: fx.clk})
+	if err != nil {
+		t.Fatalf("NewTracker: %v", err)
+	}
+	sw, err := session.NewSweeper(tr, session.SweeperOptions{BatchSize: 1})
+	if err != nil {
+		t.Fatalf("NewSweeper: %v", err)
+	}
+	for _, sid := range []string{"s1", "s2"} {
+		if err := tr.Start(t.Context(), "u1", sid); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+	}
+	fx.clk.Add(time.Hour)
+	fx.rev.fail = map[string]bool{"s1": true}
+	if _, err := sw.Sweep(t.Context()); err == nil {
+		t.Errorf("Sweep() error = nil, want one")
+	}
+}
+
+// samePage is a session store that ignores Query.After.
+type samePage struct{ session.Store }
+
+func (s samePage) List(ctx context.Context,
+	q session.Query) ([]session.Record, error) {
+
+	q.After = ""
+	return s.Store.List(ctx, q)
+}
+
+// TestSweepLogs: a session that cannot expire is logged at warn with its
+// user and session IDs and the error, and nothing else about the user.
+func TestSweepLogs(t *testing.T) {
+	logs := new(logRecords)
+	fx := setup(t, session.Options{Logger: slog.New(logs)}, "u1")
+	sw, err := session.NewSweeper(fx.tracker, session.SweeperOptions{})
+	if err != nil {
+		t.Fatalf("NewSweeper: %v", err)
+	}
+	fx.start(t, "u1", "s1")
+	fx.clk.Add(time.Hour)
+	fx.rev.fail = map[string]bool{"s1": true}
+	if _, err := sw.Sweep(t.Context()); err != nil {
+		t.Fatalf("Sweep() error: %v", err)
+	}
+
+	want := []logRecord{
+		{slog.LevelWarn, "session: cannot expire; next sweep tries again",
+			[]string{session.LogKeyUserID, session.LogKeySessionID,
+				session.LogKeyError}},
+		{slog.LevelInfo, "session: sweep done",
+			[]string{session.LogKeyBatches, session.LogKeyExpired,
+				session.LogKeyFailed}},
+	}
+	if diff := cmp.Diff(want, logs.all()); diff != "" {
+		t.Errorf("logs mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// logRecord is a log record's level, message and attribute keys.
+type logRecord struct {
+	Level slog.Level
+	Msg   string
+	Keys  []string
+}
+
+// logRecords is a slog handler that keeps every record it handles.
+type logRecords struct {
+	mu  sync.Mutex
+	got []logRecord
+}
+
+func (h *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecords) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecords) WithGroup(string) slog.Handler            { return h }
+
+func (h *logRecords) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{Level: r.Level, Msg: r.Message}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.Keys = append(rec.Keys, a.Key)
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.got = append(h.got, rec)
+	return nil
+}
+
+func (h *logRecords) all() []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]logRecord(nil), h.got...)
 }

@@ -206,10 +206,13 @@ func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 		return fmt.Errorf("%w: %q", ErrEnded, sessionID)
 	}
 
-	// Remember the activity; write it when the last write is old enough
-	// and no other touch is writing it.
+	// Remember the activity, to the millisecond (durations count whole
+	// seconds); write it when the last write is old enough and no other
+	// touch is writing it.
 	now := t.clock.Now().UnixNano()
-	raise(&e.active, now)
+	if now-e.active.Load() >= int64(time.Millisecond) {
+		raise(&e.active, now)
+	}
 	last := e.written.Load()
 	if now-last < t.interval || !e.written.CompareAndSwap(last, now) {
 		return nil
