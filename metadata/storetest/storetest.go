@@ -19,6 +19,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore func(t testing.TB) Store) {
 		run  func(t *testing.T, s Store)
 	}{
 		{"Merge", testMerge},
+		{"NullDeletes", testNullDeletes},
 		{"Validation", testValidation},
 		{"TooLarge", testTooLarge},
 		{"UpdateFunc", testUpdateFunc},
@@ -168,6 +170,54 @@ func testMerge(t *testing.T, s Store) {
 	}
 	if d := diff(want, get(t, s, id)); d != "" {
 		t.Errorf("after merge, mismatch (-want +got):\n%s", d)
+	}
+}
+
+func testNullDeletes(t *testing.T, s Store) {
+	ctx := context.Background()
+	tests := []struct {
+		name          string
+		stored, patch metadata.Map
+		want          metadata.Map
+	}{
+		{"deletes a stored key",
+			metadata.Map{"a": "x", "b": "y"}, metadata.Map{"a": nil},
+			metadata.Map{"b": "y"}},
+		{"absent key is no error",
+			metadata.Map{"b": "y"}, metadata.Map{"a": nil},
+			metadata.Map{"b": "y"}},
+		{"deletes and sets at once",
+			metadata.Map{"a": "x", "b": "y"},
+			metadata.Map{"a": nil, "c": "z"},
+			metadata.Map{"b": "y", "c": "z"}},
+		// Only top-level nulls delete: a nested object is stored whole.
+		{"nested null kept",
+			metadata.Map{"o": map[string]any{"k": "v"}},
+			metadata.Map{"o": map[string]any{"k": nil}},
+			metadata.Map{"o": map[string]any{"k": nil}}},
+		{"null in a list kept",
+			nil, metadata.Map{"l": []any{nil, 1.0}},
+			metadata.Map{"l": []any{nil, 1.0}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := newUser(t, s, tc.stored)
+			if err := set(ctx, s, id, "", tc.patch); err != nil {
+				t.Fatalf("Update = %v", err)
+			}
+			if d := diff(tc.want, get(t, s, id)); d != "" {
+				t.Errorf("stored, mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+
+	// Deleting every key leaves an empty record, not a missing user.
+	id := newUser(t, s, metadata.Map{"a": "x"})
+	if err := set(ctx, s, id, "", metadata.Map{"a": nil}); err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if m := get(t, s, id); len(m) != 0 {
+		t.Errorf("after deleting every key, Get = %v, want it empty", m)
 	}
 }
 
@@ -356,6 +406,35 @@ func testAtomic(t *testing.T, s Store) {
 	if n, _ := metadata.Int(get(t, s, id)["n"]); n != workers*each {
 		t.Errorf("n = %d, want %d", n, workers*each)
 	}
+
+	// The same with a receipt for every write, as flows write: each
+	// counts, and each receipt is kept.
+	id = newUser(t, s, nil)
+	errs = make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				r := fmt.Sprintf("w%d/%d", w, i)
+				if err := s.Update(ctx, id, r, increment); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Update with a receipt = %v", err)
+	}
+	if n, _ := metadata.Int(get(t, s, id)["n"]); n != workers*each {
+		t.Errorf("with receipts, n = %d, want %d", n, workers*each)
+	}
+	for _, r := range []string{"w0/0", fmt.Sprintf("w%d/%d", workers-1,
+		each-1)} {
+		if ok, err := s.HasReceipt(ctx, id, r); !ok || err != nil {
+			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", r, ok, err)
+		}
+	}
 }
 
 func testIdempotency(t *testing.T, s Store) {
@@ -464,21 +543,57 @@ func testMissingUser(t *testing.T, s Store) {
 
 func testCancelled(t *testing.T, s Store) {
 	stored := metadata.Map{"n": 1.0}
-	id := newUser(t, s, stored)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 
-	err := s.Update(ctx, id, "r1", increment)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Update = %v, want %v", err, context.Canceled)
-	}
-	if d := diff(stored, get(t, s, id)); d != "" {
-		t.Errorf("stored, mismatch (-want +got):\n%s", d)
-	}
-	ok, err := s.HasReceipt(context.Background(), id, "r1")
-	if ok || err != nil {
-		t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
-	}
+	t.Run("before the call", func(t *testing.T) {
+		id := newUser(t, s, stored)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+
+		err := s.Update(ctx, id, "r1", increment)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Update = %v, want %v", err, context.Canceled)
+		}
+		if d := diff(stored, get(t, s, id)); d != "" {
+			t.Errorf("stored, mismatch (-want +got):\n%s", d)
+		}
+		ok, err := s.HasReceipt(context.Background(), id, "r1")
+		if ok || err != nil {
+			t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
+		}
+		if _, err := s.HasReceipt(ctx, id, "r1"); err == nil {
+			t.Errorf("HasReceipt with a cancelled context = nil error")
+		}
+	})
+
+	// A caller that gives up while its function runs stores nothing:
+	// the write is not half done, and its receipt lets a retry through.
+	t.Run("while fn runs", func(t *testing.T) {
+		id := newUser(t, s, stored)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+
+		err := s.Update(ctx, id, "r1", func(cur metadata.Map) (metadata.Map, error) {
+			cancel()
+			return increment(cur)
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Update = %v, want %v", err, context.Canceled)
+		}
+		if d := diff(stored, get(t, s, id)); d != "" {
+			t.Errorf("stored, mismatch (-want +got):\n%s", d)
+		}
+		ok, err := s.HasReceipt(context.Background(), id, "r1")
+		if ok || err != nil {
+			t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
+		}
+		if err := s.Update(context.Background(), id, "r1",
+			increment); err != nil {
+			t.Errorf("retried Update = %v", err)
+		}
+		if n, _ := metadata.Int(get(t, s, id)["n"]); n != 2 {
+			t.Errorf("n after the retry = %d, want 2", n)
+		}
+	})
 }
 
 func testExactIntegers(t *testing.T, s Store) {
