@@ -78,7 +78,7 @@ func TestHashUsersRefuses(t *testing.T) {
 			creds: []Credential{{UserID: "a/b", Password: "p"}},
 		},
 		{
-			name:  "ID too long",
+			name: "ID too long",
 			creds: []Credential{
 				{UserID: strings.Repeat("a", 65), Password: "p"},
 			},
