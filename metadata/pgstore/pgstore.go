@@ -76,6 +76,13 @@ type Options struct {
 	// that arrives later is applied again. [Store.Prune] deletes what
 	// has expired.
 	Retention time.Duration
+
+	// DurableEmptyUpdates makes an update whose patch is empty, which
+	// records only its receipt, wait for its commit to reach the disk
+	// like every other. By default such an update commits
+	// asynchronously (see the package documentation): a server crash
+	// may forget its receipt, but never a write.
+	DurableEmptyUpdates bool
 }
 
 // Store is a [metadata.Store] in PostgreSQL. It is safe for concurrent
@@ -86,7 +93,9 @@ type Store struct {
 	lim       metadata.Limits
 	clock     Clock
 	retention time.Duration
+	durable   bool // DurableEmptyUpdates
 	sql       statements
+	hints     hints
 }
 
 var _ metadata.Store = (*Store)(nil)
@@ -120,6 +129,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		lim:       opts.Limits,
 		clock:     opts.Clock,
 		retention: opts.Retention,
+		durable:   opts.DurableEmptyUpdates,
 		sql:       newStatements(opts),
 	}
 	if s.clock == nil {
@@ -209,6 +219,7 @@ func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 				metadata.ErrInvalidPatch, err)
 		}
 	}
+	s.hints.forget(userID)
 	if _, err := s.pool.Exec(ctx, s.sql.put, userID, doc); err != nil {
 		return fmt.Errorf("pgstore: put %q: %w", userID, storeErr(err))
 	}
@@ -236,6 +247,11 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 // HasReceipt implements [metadata.Store.HasReceipt]. A receipt older than
 // the retention period is reported as absent, pruned or not. An unknown
 // user has no receipts.
+//
+// When the receipt is absent, the store remembers the user's value read
+// with it, so that an [Store.Update] with that receipt whose patch turns
+// out empty can record the receipt in one round trip (see the package
+// documentation).
 func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
@@ -243,11 +259,18 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if receipt == "" {
 		return false, nil
 	}
-	var ok bool
+	var (
+		ok    bool
+		found *bool
+		doc   []byte
+	)
 	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
-		s.cutoff()).Scan(&ok)
+		s.cutoff(), userID).Scan(&ok, &found, &doc)
 	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
+	}
+	if !ok && found != nil {
+		s.hints.put(userID, receipt, doc)
 	}
 	return ok, nil
 }

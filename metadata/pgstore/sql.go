@@ -55,20 +55,57 @@ ON CONFLICT (user_id, receipt) DO UPDATE
 	WHERE r.created_at <= $4`
 
 // mergeSQL is the shallow merge: $2 holds the patch's non-null values,
-// which replace or add keys; $3 the keys that the patch deletes.
+// which replace or add keys; $3 the keys that the patch deletes. It
+// returns the merged value, for the store's hints.
 const mergeSQL = `
 UPDATE {users} SET {md} = ({md} || $2::jsonb) - $3::text[]
-WHERE {id} = $1`
+WHERE {id} = $1
+RETURNING {md}`
 
 // setSQL replaces a value that is SQL NULL or JSON null, where mergeSQL
 // would make an array of it.
-const setSQL = `UPDATE {users} SET {md} = $2::jsonb WHERE {id} = $1`
+const setSQL = `
+UPDATE {users} SET {md} = $2::jsonb WHERE {id} = $1
+RETURNING {md}`
 
+// asyncCommitSQL lets the transaction commit without waiting for its
+// WAL to be flushed; PostgreSQL flushes it within a fraction of a second,
+// and before any later commit that waits.
+const asyncCommitSQL = `SET LOCAL synchronous_commit TO OFF`
+
+// hasReceiptSQL tells whether the receipt counts ($3 is the cutoff) and,
+// in the same snapshot, whether the user exists and its value. The user
+// ID comes twice: $1 is text, $4 has the type of the ID column, which
+// may be another (uuid, bigint).
 const hasReceiptSQL = `
-SELECT EXISTS (
-	SELECT FROM {receipts}
-	WHERE user_id = $1 AND receipt = $2 AND created_at > $3
-)`
+SELECT
+	EXISTS (
+		SELECT FROM {receipts}
+		WHERE user_id = $1 AND receipt = $2 AND created_at > $3
+	),
+	u.found, u.md
+FROM (SELECT) AS one
+LEFT JOIN LATERAL (
+	SELECT true AS found, {md} AS md FROM {users} WHERE {id} = $4
+) AS u ON true`
+
+// recordSeenSQL records a receipt ($4 is the cutoff) if the user's value
+// is still $5: it returns whether it is, and whether the receipt was
+// recorded. It takes no lock on the user's row. $6 is the user ID again,
+// as hasReceiptSQL's $4.
+const recordSeenSQL = `
+WITH cur AS (
+	SELECT {md} IS NOT DISTINCT FROM $5::jsonb AS same
+	FROM {users} WHERE {id} = $6
+), ins AS (
+	INSERT INTO {receipts} AS r (user_id, receipt, created_at)
+	SELECT $1, $2, $3 FROM cur WHERE same
+	ON CONFLICT (user_id, receipt) DO UPDATE
+		SET created_at = excluded.created_at
+		WHERE r.created_at <= $4
+	RETURNING 1
+)
+SELECT coalesce((SELECT same FROM cur), false), EXISTS (SELECT FROM ins)`
 
 const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
 
@@ -76,7 +113,8 @@ const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
 type statements struct {
 	ddl []string
 
-	get, put, lock, receipt, merge, set, hasReceipt, prune string
+	get, put, lock, receipt, merge, set string
+	hasReceipt, recordSeen, prune       string
 }
 
 func newStatements(opts Options) statements {
@@ -97,6 +135,7 @@ func newStatements(opts Options) statements {
 		merge:      r.Replace(mergeSQL),
 		set:        r.Replace(setSQL),
 		hasReceipt: r.Replace(hasReceiptSQL),
+		recordSeen: r.Replace(recordSeenSQL),
 		prune:      r.Replace(pruneSQL),
 	}
 	for _, q := range ddl {

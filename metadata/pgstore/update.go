@@ -50,8 +50,15 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 
 // update is one attempt of Update. It holds a connection of its own for
 // two round trips: begin, record the receipt and lock the row; then write
-// and commit.
+// and commit. A hint may save both (see [Store.updateSeen]).
 func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+	if doc, ok := s.hints.take(userID, receipt); ok {
+		done, err := s.updateSeen(ctx, userID, receipt, doc, fn)
+		if done {
+			return err
+		}
+	}
+
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: update %q: %w", userID, err)
@@ -61,7 +68,7 @@ func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.
 	defer conn.Release()
 
 	// Record the receipt and lock the row in one round trip.
-	cur, err := s.begin(ctx, conn, userID, receipt)
+	cur, doc, err := s.begin(ctx, conn, userID, receipt)
 	if err != nil && lost(ctx, conn) {
 		err = fmt.Errorf("%w: %w", errRetry, err)
 	}
@@ -91,21 +98,99 @@ func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.
 
 	// Merge and commit in one round trip. A connection lost meanwhile
 	// leaves the outcome unknown: only a receipt makes a retry safe.
-	err = s.commit(ctx, conn, userID, cur == nil, patch)
+	doc, err = s.commit(ctx, conn, userID, cur == nil, patch, doc)
 	if err != nil && lost(ctx, conn) &&
 		(receipt != "" || pgconn.SafeToRetry(err)) {
 		err = fmt.Errorf("%w: %w", errRetry, err)
 	}
 	if err != nil {
+		s.hints.forget(userID)
 		rollback(ctx, conn)
 		return err
 	}
+	s.hints.refresh(userID, doc)
 	return nil
 }
 
+// updateSeen tries the update on the value that [Store.HasReceipt] read
+// with the receipt absent. When fn's patch is empty, as that of a
+// receipt alone, it records the receipt in one round trip if the value
+// is still the same, without locking the row: the update then takes
+// effect as if it had run when the value was read, which changes nothing
+// for an update that writes nothing. It reports done false, having
+// changed nothing, when the update must take the locked path: the patch
+// is not empty, the value has changed, or the user has gone.
+func (s *Store) updateSeen(ctx context.Context, userID, receipt string, doc []byte, fn metadata.UpdateFunc) (done bool, err error) {
+	cur, err := decode(doc)
+	if err != nil {
+		return false, nil // the locked path reports it
+	}
+	patch, err := fn(cur)
+	if err != nil {
+		return true, err
+	}
+	if len(patch) > 0 {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return true, fmt.Errorf("pgstore: update %q: %w", userID, err)
+	}
+
+	// Record the receipt if the value is still doc, and commit.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return true, fmt.Errorf("pgstore: update %q: %w", userID, err)
+	}
+	defer conn.Release()
+	b := new(pgx.Batch)
+	b.Queue("begin")
+	if !s.durable {
+		b.Queue(asyncCommitSQL)
+	}
+	now := s.clock.Now()
+	b.Queue(s.sql.recordSeen, userID, receipt, now, now.Add(-s.retention),
+		doc, userID)
+	b.Queue("commit")
+	same, recorded, err := sendSeen(ctx, conn, b)
+
+	// A lost connection leaves the outcome unknown: the receipt makes
+	// the next attempt, on the locked path, find it if it was recorded.
+	switch {
+	case err != nil && lost(ctx, conn):
+		return true, fmt.Errorf("%w: %w", errRetry, err)
+	case err != nil:
+		rollback(ctx, conn)
+		return true, s.fail(userID, err)
+	case !same:
+		return false, nil
+	case !recorded:
+		return true, fmt.Errorf("%w: user %q, receipt %q",
+			metadata.ErrDuplicate, userID, receipt)
+	}
+	return true, nil
+}
+
+// sendSeen sends the batch of updateSeen and reads its results.
+func sendSeen(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) (same, recorded bool, err error) {
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - 2 {
+		if _, err := br.Exec(); err != nil {
+			return false, false, err
+		}
+	}
+	if err := br.QueryRow().Scan(&same, &recorded); err != nil {
+		return false, false, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return false, false, err
+	}
+	return same, recorded, br.Close()
+}
+
 // begin opens the transaction, records the receipt if there is one, and
-// returns the user's value, its row locked.
-func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt string) (metadata.Map, error) {
+// returns the user's value, its row locked, decoded and as stored.
+func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt string) (metadata.Map, []byte, error) {
 	b := new(pgx.Batch)
 	b.Queue("begin")
 	if receipt != "" {
@@ -119,47 +204,49 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt s
 
 	// The results come in the order queued.
 	if _, err := br.Exec(); err != nil {
-		return nil, s.fail(userID, err)
+		return nil, nil, s.fail(userID, err)
 	}
 	recorded := true
 	if receipt != "" {
 		tag, err := br.Exec()
 		if err != nil {
-			return nil, s.fail(userID, err)
+			return nil, nil, s.fail(userID, err)
 		}
 		recorded = tag.RowsAffected() == 1
 	}
 	var doc []byte
 	err := br.QueryRow().Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+		return nil, nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound,
+			userID)
 	}
 	if err != nil {
-		return nil, s.fail(userID, err)
+		return nil, nil, s.fail(userID, err)
 	}
 	if !recorded {
-		return nil, fmt.Errorf("%w: user %q, receipt %q",
+		return nil, nil, fmt.Errorf("%w: user %q, receipt %q",
 			metadata.ErrDuplicate, userID, receipt)
 	}
 	if err := br.Close(); err != nil {
-		return nil, s.fail(userID, err)
+		return nil, nil, s.fail(userID, err)
 	}
 
 	cur, err := decode(doc)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: update %q: %w", userID, err)
+		return nil, nil, fmt.Errorf("pgstore: update %q: %w", userID, err)
 	}
-	return cur, nil
+	return cur, doc, nil
 }
 
 // commit merges patch into the locked row and commits. empty tells that
-// nothing is stored yet, so the patch is the whole value.
-func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, userID string, empty bool, patch metadata.Map) error {
+// nothing is stored yet, so the patch is the whole value; doc is the
+// value as stored. It returns the value as committed.
+func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, userID string, empty bool, patch metadata.Map, doc []byte) ([]byte, error) {
 	b := new(pgx.Batch)
 	if len(patch) > 0 {
 		set, del, err := split(patch)
 		if err != nil {
-			return fmt.Errorf("pgstore: update %q: %w: %w", userID,
+			return nil, fmt.Errorf("pgstore: update %q: %w: %w", userID,
 				metadata.ErrInvalidPatch, err)
 		}
 		if empty {
@@ -167,12 +254,25 @@ func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, userID string, e
 		} else {
 			b.Queue(s.sql.merge, userID, set, del)
 		}
+	} else if !s.durable {
+		// Only a receipt to keep: do not wait for the disk.
+		b.Queue(asyncCommitSQL)
 	}
 	b.Queue("commit")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return s.fail(userID, err)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+
+	// The merge, if any, returns the new value.
+	if len(patch) > 0 {
+		doc = nil
+		if err := br.QueryRow().Scan(&doc); err != nil {
+			return nil, s.fail(userID, err)
+		}
 	}
-	return nil
+	if err := br.Close(); err != nil {
+		return nil, s.fail(userID, err)
+	}
+	return doc, nil
 }
 
 // split encodes the patch's non-null values as one JSON object and lists

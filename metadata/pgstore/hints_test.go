@@ -1,0 +1,234 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/metadata/pgstore"
+)
+
+// noPatch records a receipt and writes nothing, as the flow's update
+// that marks the end of a session.
+func noPatch(metadata.Map) (metadata.Map, error) { return nil, nil }
+
+// TestHints runs updates after HasReceipt has found their receipt absent,
+// when the store tries the value it read then. Whatever happened in
+// between, the update ends as it would on the locked path; fn sees the
+// read value first, and the stored one when they differ.
+func TestHints(t *testing.T) {
+	ctx := context.Background()
+	pool := connect(t, nil)
+	opts := tables(t, pool)
+
+	// Two stores on the same tables: this replica and another.
+	this := newStore(t, pool, opts)
+	other := newStore(t, pool, opts)
+
+	tests := []struct {
+		name string
+		// between runs between HasReceipt(r1) and the update.
+		between func(t *testing.T, id string)
+		receipt string // of the update; r1 when empty
+		fn      metadata.UpdateFunc
+		wantErr error
+		// the values of "n" that fn saw, in order
+		wantSeen []int64
+		wantN    int64
+	}{{
+		name:     "receipt only",
+		fn:       noPatch,
+		wantSeen: []int64{1}, wantN: 1,
+	}, {
+		name: "value changed by another replica",
+		between: func(t *testing.T, id string) {
+			if err := other.Update(ctx, id, "", increment); err != nil {
+				t.Fatalf("other Update = %v", err)
+			}
+		},
+		fn:       noPatch,
+		wantSeen: []int64{1, 2}, wantN: 2,
+	}, {
+		// fn runs before the store learns of the receipt: only in this
+		// race is it called for a duplicate.
+		name: "receipt recorded by another replica",
+		between: func(t *testing.T, id string) {
+			if err := other.Update(ctx, id, "r1", noPatch); err != nil {
+				t.Fatalf("other Update = %v", err)
+			}
+		},
+		fn:       noPatch,
+		wantErr:  metadata.ErrDuplicate,
+		wantSeen: []int64{1}, wantN: 1,
+	}, {
+		name:     "patch not empty takes the lock",
+		fn:       increment,
+		wantSeen: []int64{1, 1}, wantN: 2,
+	}, {
+		name: "the store's own write keeps the hint fresh",
+		between: func(t *testing.T, id string) {
+			if err := this.Update(ctx, id, "r2", increment); err != nil {
+				t.Fatalf("Update(r2) = %v", err)
+			}
+		},
+		fn:       noPatch,
+		wantSeen: []int64{2}, wantN: 2,
+	}, {
+		name:     "another receipt is not hinted",
+		receipt:  "r3",
+		fn:       noPatch,
+		wantSeen: []int64{1}, wantN: 1,
+	}, {
+		name: "user deleted",
+		between: func(t *testing.T, id string) {
+			exec(t, pool, `DELETE FROM `+opts.Table.Sanitize()+
+				` WHERE user_id = $1`, id)
+		},
+		fn:       noPatch,
+		wantErr:  metadata.ErrUserNotFound,
+		wantSeen: []int64{1},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tc.name
+			put(t, this, id, metadata.Map{"n": 1})
+			if ok, err := this.HasReceipt(ctx, id, "r1"); ok || err != nil {
+				t.Fatalf("HasReceipt = %t, %v; want false, nil", ok, err)
+			}
+			if tc.between != nil {
+				tc.between(t, id)
+			}
+
+			// Update, noting what fn saw.
+			receipt := tc.receipt
+			if receipt == "" {
+				receipt = "r1"
+			}
+			var seen []int64
+			err := this.Update(ctx, id, receipt,
+				func(cur metadata.Map) (metadata.Map, error) {
+					n, _ := metadata.Int(cur["n"])
+					seen = append(seen, n)
+					return tc.fn(cur)
+				})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Update = %v, want %v", err, tc.wantErr)
+			}
+			if d := cmp.Diff(tc.wantSeen, seen); d != "" {
+				t.Errorf("fn saw, mismatch (-want +got):\n%s", d)
+			}
+			if tc.wantErr == metadata.ErrUserNotFound {
+				return
+			}
+			if n := counter(t, this, id); n != tc.wantN {
+				t.Errorf("n = %d, want %d", n, tc.wantN)
+			}
+			ok, err := other.HasReceipt(ctx, id, receipt)
+			if !ok || err != nil {
+				t.Errorf("HasReceipt after = %t, %v; want true, nil", ok, err)
+			}
+		})
+	}
+}
+
+// TestHintsConcurrent runs receipt-only updates on hints while other
+// updates change the value: every write counts, every receipt once.
+func TestHintsConcurrent(t *testing.T) {
+	const workers, each = 8, 50
+	ctx := context.Background()
+	pool := connect(t, nil)
+	opts := tables(t, pool)
+	a, b := newStore(t, pool, opts), newStore(t, pool, opts)
+	put(t, a, "u", nil)
+
+	var wg sync.WaitGroup
+	for w := range workers {
+		s := []*pgstore.Store{a, b}[w%2]
+		wg.Go(func() {
+			for k := range each {
+				// As the flow does: a check, a write, a receipt.
+				r := fmt.Sprintf("w%d-%d", w, k)
+				if ok, err := s.HasReceipt(ctx, "u", r+"end"); ok || err != nil {
+					t.Errorf("HasReceipt = %t, %v", ok, err)
+				}
+				if err := s.Update(ctx, "u", r, increment); err != nil {
+					t.Errorf("Update = %v", err)
+				}
+				if err := s.Update(ctx, "u", r+"end", noPatch); err != nil {
+					t.Errorf("Update(end) = %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	if n := counter(t, a, "u"); n != workers*each {
+		t.Errorf("n = %d, want %d", n, workers*each)
+	}
+	var receipts int
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM `+
+		opts.ReceiptsTable.Sanitize()).Scan(&receipts)
+	if err != nil {
+		t.Fatalf("counting receipts: %v", err)
+	}
+	if receipts != 2*workers*each {
+		t.Errorf("receipts = %d, want %d", receipts, 2*workers*each)
+	}
+}
+
+// TestExistingTable uses a table laid out as an auth server's own: a
+// schema of its own, a uuid ID, other columns, another column name.
+func TestExistingTable(t *testing.T) {
+	ctx := context.Background()
+	pool := connect(t, nil)
+	schema := newSchema(t, pool)
+	users := pgx.Identifier{schema, "users"}
+	exec(t, pool, `CREATE TABLE `+users.Sanitize()+` (
+		id uuid PRIMARY KEY,
+		email text NOT NULL,
+		raw_app_meta_data jsonb DEFAULT '{}'
+	)`)
+	const id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+	exec(t, pool, `INSERT INTO `+users.Sanitize()+
+		` (id, email) VALUES ($1, 'a@example.com')`, id)
+	s := newStore(t, pool, pgstore.Options{
+		Table:          users,
+		IDColumn:       "id",
+		MetadataColumn: "raw_app_meta_data",
+		ReceiptsTable:  pgx.Identifier{schema, "logoutflow_receipts"},
+	})
+
+	// Each statement: the locked path, then a hinted one.
+	if err := s.Update(ctx, id, "r1", increment); err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if ok, err := s.HasReceipt(ctx, id, "r2"); ok || err != nil {
+		t.Fatalf("HasReceipt = %t, %v; want false, nil", ok, err)
+	}
+	if err := s.Update(ctx, id, "r2", noPatch); err != nil {
+		t.Fatalf("Update(r2) = %v", err)
+	}
+	if n := counter(t, s, id); n != 1 {
+		t.Errorf("n = %d, want 1", n)
+	}
+	for _, r := range []string{"r1", "r2"} {
+		if ok, err := s.HasReceipt(ctx, id, r); !ok || err != nil {
+			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", r, ok, err)
+		}
+	}
+
+	// A user the table does not have, or an ID not of its type.
+	for _, bad := range []string{"00000000-0000-0000-0000-000000000000",
+		"not a uuid"} {
+		err := s.Update(ctx, bad, "r1", increment)
+		if err == nil {
+			t.Errorf("Update(%q) = nil, want an error", bad)
+		}
+	}
+}
