@@ -66,16 +66,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Tracker follows the sessions of one auth-server process, from [Start]
-// through each request's [Tracker.Touch] to [Tracker.End], and ends them
-// through the session-end flows. It is safe for concurrent use.
+// Tracker follows the sessions of one auth-server process, from
+// [Tracker.Start] through each request's [Tracker.Touch] to
+// [Tracker.End], and ends them through the session-end flows. It is safe
+// for concurrent use.
 //
 // The tracker keeps each session it has seen in memory, and writes a
 // session's activity to the store at most once per interval; a [Sweeper]
-// reads the store to find the idle ones. Activity is exact in the process
-// that saw it, and at most one interval stale in the others.
-//
-// [Start]: Tracker.Start
+// reads the store to find the idle ones. Activity is exact (to the
+// millisecond) in the process that saw it, and at most one interval
+// stale in the others.
 type Tracker struct {
 	runner   Runner
 	store    Store
@@ -238,13 +238,11 @@ func (t *Tracker) write(ctx context.Context, e *entry, last, now int64) error {
 	return fmt.Errorf("session: touch %q: %w", e.id, err)
 }
 
-// Event returns the event of the session's end by trigger, as [End] runs
-// it: the user, the session's start as last_login_at and created_at,
-// and its last activity as last_active_at, the later of this process's
-// and the store's. A server that detects expiry
-// itself runs it through its own [flow.Runner], or calls End.
-//
-// [End]: Tracker.End
+// Event returns the event of the session's end by trigger, as
+// [Tracker.End] runs it: the user, the session's start as last_login_at
+// and created_at, and its last activity as last_active_at, the later of
+// this process's and the store's. A server that detects expiry itself
+// runs it through its own [flow.Runner], or calls End.
 func (t *Tracker) Event(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*action.Event, error) {
 
@@ -285,13 +283,13 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 	return t.end(ctx, e, trigger)
 }
 
-// EndAll ends every live session of the user by trigger, as [End] does
-// for each: Revoke for "sign out everywhere" or an administrator's
-// revocation. It returns how many ended, and the errors of those that
-// did not, joined. Sessions are read from the store, so those of other
-// processes end too.
-//
-// [End]: Tracker.End
+// EndAll ends every live session of the user by trigger, as
+// [Tracker.End] does for each: Revoke for "sign out everywhere" or an
+// administrator's revocation. It returns how many ended, and the errors
+// of those that did not, joined. Sessions are read from the store, so
+// those of other processes end too. For "sign out everywhere", end the
+// session the user clicked from by [action.Logout] first: it is a
+// sign-out.
 func (t *Tracker) EndAll(ctx context.Context, userID string,
 	trigger action.Trigger) (int, error) {
 
