@@ -31,6 +31,7 @@ type fixture struct {
 	md       *faultMetadata
 	sessions *faultSessions
 	rev      *revoker
+	reg      *action.Registry
 	runner   *recordingRunner
 	tracker  *session.Tracker
 }
@@ -56,19 +57,8 @@ func setup(tb testing.TB, opts session.Options, users ...string) *fixture {
 	if err != nil {
 		tb.Fatalf("NewRegistry: %v", err)
 	}
-	r, err := flow.NewRunner(flow.Options{Store: fx.md, Revoker: fx.rev})
-	if err != nil {
-		tb.Fatalf("NewRunner: %v", err)
-	}
-	for _, tr := range action.SessionEnds() {
-		f := flow.Must(tr, reg,
-			flow.RunCustomAction{Action: sessionstats.Name},
-			flow.RevokeSession{})
-		if _, err := r.Publish(f); err != nil {
-			tb.Fatalf("Publish(%s): %v", tr, err)
-		}
-	}
-	fx.runner = &recordingRunner{Runner: r}
+	fx.reg = reg
+	fx.runner = &recordingRunner{Runner: fx.newRunner(tb)}
 
 	// The tracker, on a session store that can fail.
 	fx.sessions = &faultSessions{
@@ -79,6 +69,25 @@ func setup(tb testing.TB, opts session.Options, users ...string) *fixture {
 		tb.Fatalf("NewTracker: %v", err)
 	}
 	return fx
+}
+
+// newRunner returns a runner on the fixture's stores with a
+// [track-logout-stats, RevokeSession] flow for each session-end trigger.
+func (fx *fixture) newRunner(tb testing.TB) *flow.Runner {
+	tb.Helper()
+	r, err := flow.NewRunner(flow.Options{Store: fx.md, Revoker: fx.rev})
+	if err != nil {
+		tb.Fatalf("NewRunner: %v", err)
+	}
+	for _, tr := range action.SessionEnds() {
+		f := flow.Must(tr, fx.reg,
+			flow.RunCustomAction{Action: sessionstats.Name},
+			flow.RevokeSession{})
+		if _, err := r.Publish(f); err != nil {
+			tb.Fatalf("Publish(%s): %v", tr, err)
+		}
+	}
+	return r
 }
 
 // figures returns the user's stored session figures.
