@@ -78,9 +78,8 @@ const (
 
 // CountKey returns the app_metadata key that counts the sessions ended
 // by t with [Options.CountByTrigger]: "session_count_by_expire" for
-// [action.Expire]. An empty t counts as [action.Logout]. The counts of
-// all triggers add up to [KeySessionCount] for the sessions counted
-// since the option was turned on.
+// [action.Expire]. An empty t counts as [action.Logout]. Together the
+// counts hold every session counted since the option was turned on.
 func CountKey(t action.Trigger) string {
 	if t == "" {
 		t = action.Logout
