@@ -12,54 +12,65 @@ import (
 	"github.com/logoutflow/logoutflow/metadata/pgstore"
 )
 
+// benchUsers is how many users the benchmarks sign out in turn.
+const benchUsers = 1000
+
 // BenchmarkLogout measures one logout through the flow
 // [track-logout-stats, RevokeSession] on the store, each of a new
-// session of one user, against its floor: one single-row jsonb UPDATE of
-// the same table, the least any store must do per logout. The flow
-// should reach half the floor's throughput. "flow-durable" is the flow
-// with [pgstore.Options.DurableEmptyUpdates] set.
+// session, against its floor: one single-row jsonb UPDATE of the same
+// table, the least any store must do per logout. The flow should reach
+// half the floor's throughput.
+//
+//   - flow: the logouts go to 1,000 users in turn;
+//   - flow-one-user: all go to one user, who soon has more receipts
+//     than a hint holds;
+//   - flow-durable: as flow, with [pgstore.Options.DurableEmptyUpdates];
+//   - floor: the UPDATEs go to the 1,000 users in turn.
 func BenchmarkLogout(b *testing.B) {
 	opts := tables(b, connect(b, nil))
 	durable := opts
 	durable.DurableEmptyUpdates = true
 	fast := newReplica(b, opts, appName("bench"), nil)
 	slow := newReplica(b, durable, appName("bench-durable"), nil)
-	put(b, fast.store, "u", nil)
-	put(b, fast.store, "floor", nil)
+	users := make([]string, benchUsers)
+	for i := range users {
+		users[i] = "u" + strconv.Itoa(i)
+		put(b, fast.store, users[i], nil)
+	}
 
 	// b.N grows between the calls of a sub-benchmark: session IDs go on
 	// from where the last call stopped, so that each logout is new.
 	sessions := 0
-	logouts := func(r *replica) func(*testing.B) {
+	logouts := func(r *replica, users []string) func(*testing.B) {
 		return func(b *testing.B) {
 			ids := make([]string, b.N)
 			for i := range ids {
 				ids[i] = "s" + strconv.Itoa(sessions+i)
 			}
 			sessions += b.N
-			benchFlow(b, r, ids)
+			benchFlow(b, r, users, ids)
 		}
 	}
-	b.Run("flow", logouts(fast))
-	b.Run("flow-durable", logouts(slow))
+	b.Run("flow", logouts(fast, users))
+	b.Run("flow-one-user", logouts(fast, users[:1]))
+	b.Run("flow-durable", logouts(slow, users))
 	b.Run("floor", func(b *testing.B) {
-		floorUpdates(b, fast.pool, opts.Table)
+		floorUpdates(b, fast.pool, opts.Table, users)
 	})
 }
 
-// benchFlow signs the user "u" out of each of the sessions ids.
-func benchFlow(b *testing.B, r *replica, ids []string) {
+// benchFlow signs users out in turn, of the sessions ids.
+func benchFlow(b *testing.B, r *replica, users, ids []string) {
 	ev := action.Event{
 		Trigger: action.Logout,
-		User: action.User{ID: "u",
-			LastLoginAt: action.At(now.Add(-sessionLength))},
+		User:    action.User{LastLoginAt: action.At(now.Add(-sessionLength))},
 	}
 	ctx := context.Background()
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	for _, id := range ids {
-		ev.Session.ID = id
+	for i, id := range ids {
+		ev.User.ID, ev.Session.ID = users[i%len(users)], id
 		res, err := r.runner.Run(ctx, &ev)
 		if err != nil || len(res.Failed()) > 0 || res.Repeat {
 			b.Fatalf("Run = %+v, %v", res, err)
@@ -67,10 +78,9 @@ func benchFlow(b *testing.B, r *replica, ids []string) {
 	}
 }
 
-// floorUpdates runs b.N single-row UPDATEs that merge a patch of the
-// flow's size into the jsonb of the user "floor", each its own
-// transaction.
-func floorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier) {
+// floorUpdates runs b.N single-row UPDATEs, each its own transaction,
+// that merge a patch of the flow's size into the jsonb of users in turn.
+func floorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier, users []string) {
 	id := pgx.Identifier{pgstore.DefaultIDColumn}.Sanitize()
 	md := pgx.Identifier{pgstore.DefaultMetadataColumn}.Sanitize()
 	sql := `UPDATE ` + table.Sanitize() + `
@@ -83,8 +93,8 @@ func floorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		tag, err := pool.Exec(ctx, sql, "floor", patch)
+	for i := range b.N {
+		tag, err := pool.Exec(ctx, sql, users[i%len(users)], patch)
 		if err != nil || tag.RowsAffected() != 1 {
 			b.Fatalf("UPDATE = %v, %v", tag, err)
 		}

@@ -238,15 +238,26 @@ func TestFlowManyUsers(t *testing.T) {
 }
 
 // killer is a store whose updates by track-logout-stats lose their
-// backend, terminated by an administrator, while they hold the user's
-// row: between the receipt insert and the commit.
+// backend, terminated by an administrator. On the locked path the victim
+// holds the user's row, between the receipt insert and the commit; on a
+// hint, it is the connection that the one statement is about to use.
 type killer struct {
 	*pgstore.Store
 	admin *pgxpool.Pool
 	app   string // the application name of the victim's connections
 
+	// hinted kills the idle connections, before the statement of an
+	// update on a hint, instead of the backend inside a transaction.
+	hinted bool
+
+	// table, when set, is the users table, which the killer writes to
+	// before each armed update, as another replica would, so that the
+	// store's hint is stale and the update takes the locked path.
+	table pgx.Identifier
+
 	mu     sync.Mutex
-	left   int // attempts still to kill; < 0 means all
+	left   int                 // attempts still to kill; < 0 means all
+	choose func(r string) bool // when set, tells which attempts to kill
 	killed int
 	err    error // the first failure to kill
 }
@@ -255,9 +266,17 @@ func (k *killer) Update(ctx context.Context, userID, receipt string, fn metadata
 	if !strings.Contains(receipt, sessionstats.Name) {
 		return k.Store.Update(ctx, userID, receipt, fn)
 	}
+	if k.table != nil && k.armed() {
+		_, err := k.admin.Exec(ctx, `UPDATE `+k.table.Sanitize()+`
+			SET app_metadata = app_metadata || '{"elsewhere": true}'
+			WHERE user_id = $1`, userID)
+		if err != nil {
+			k.fail(err)
+		}
+	}
 	return k.Store.Update(ctx, userID, receipt,
 		func(cur metadata.Map) (metadata.Map, error) {
-			k.kill()
+			k.kill(receipt)
 			return fn(cur)
 		})
 }
@@ -270,22 +289,62 @@ func (k *killer) arm(n int) {
 	k.left = n
 }
 
-// kill terminates the backend that is inside a transaction, waiting until
-// it has gone, if an attempt is still to be killed.
-func (k *killer) kill() {
+func (k *killer) armed() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.left == 0 {
+	return k.left != 0
+}
+
+// fail notes the first failure of the killer itself.
+func (k *killer) fail(err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err == nil {
+		k.err = err
+	}
+}
+
+// kill terminates the victim, waiting until it has gone, if the attempt
+// of the update with receipt is one to kill. On the locked path the
+// victim is the one backend idle in a transaction after locking the row;
+// an attempt without one (an update on a hint, whose function runs
+// before its transaction) is let through.
+func (k *killer) kill(receipt string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.left == 0 && k.choose == nil {
+		return
+	}
+	state, like := "idle in transaction", "%FOR NO KEY UPDATE%"
+	if k.hinted {
+		state, like = "idle", "%"
+	}
+
+	// Find the victim, then terminate it if it is one to kill.
+	ctx := context.Background()
+	var pids []int32
+	err := k.admin.QueryRow(ctx, `
+		SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
+		WHERE application_name = $1 AND state = $2 AND query LIKE $3`,
+		k.app, state, like).Scan(&pids)
+	switch {
+	case err != nil:
+	case len(pids) == 0 && !k.hinted:
+		return // not on the locked path
+	case len(pids) == 0, len(pids) > 1 && !k.hinted:
+		err = fmt.Errorf("found %d backends to kill, want 1", len(pids))
+	}
+	if err == nil && k.choose != nil && !k.choose(receipt) {
 		return
 	}
 	var n int
-	err := k.admin.QueryRow(context.Background(), `
-		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
-		FROM pg_stat_activity
-		WHERE application_name = $1 AND state = 'idle in transaction'`,
-		k.app).Scan(&n)
-	if err == nil && n != 1 {
-		err = fmt.Errorf("terminated %d backends, want 1", n)
+	if err == nil {
+		err = k.admin.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
+			FROM unnest($1::int[]) AS pid`, pids).Scan(&n)
+	}
+	if err == nil && n != len(pids) {
+		err = fmt.Errorf("terminated %d of %d backends", n, len(pids))
 	}
 	if err != nil {
 		if k.err == nil {
@@ -307,6 +366,7 @@ func TestFlowBackendKilled(t *testing.T) {
 	errDown := errors.New("revoker down")
 	tests := []struct {
 		name       string
+		hinted     bool  // kill the hinted statement's connection
 		kills      int   // attempts killed; < 0 means all
 		revokeErr  error // the first run's revoker error
 		wantKilled int
@@ -319,21 +379,32 @@ func TestFlowBackendKilled(t *testing.T) {
 	}{{
 		// The store runs the transaction again: the logout succeeds
 		// and the retry finds the session ended.
-		name: "once", kills: 1, wantKilled: 1, wantActionOK: true,
-		wantFirst: before + 1, wantRetry: before + 1, wantRepeat: true,
+		name: "in the transaction", kills: 1, wantKilled: 1,
+		wantActionOK: true,
+		wantFirst:    before + 1, wantRetry: before + 1, wantRepeat: true,
 	}, {
 		// The store gives up; the revoker, in the same outage, fails
 		// too: the logout fails, and its retry counts the session.
 		name: "every attempt, revoke fails", kills: -1,
 		revokeErr: errDown, wantKilled: 5, wantErr: true,
 		wantFirst: before, wantRetry: before + 1,
+	}, {
+		// The one statement fails; the store runs the update again,
+		// on the locked path.
+		name: "before the hinted statement", hinted: true, kills: 1,
+		wantKilled: 1, wantActionOK: true,
+		wantFirst: before + 1, wantRetry: before + 1, wantRepeat: true,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			admin := connect(t, nil)
 			opts := tables(t, admin)
-			k := &killer{admin: admin, app: appName("victim")}
+			k := &killer{admin: admin, app: appName("victim"),
+				hinted: tc.hinted}
+			if !tc.hinted {
+				k.table = opts.Table
+			}
 			r := newReplica(t, opts, k.app,
 				func(s *pgstore.Store) metadata.Store {
 					k.Store = s
@@ -408,7 +479,7 @@ func TestKilledWithoutReceipt(t *testing.T) {
 	put(t, s, "u", nil)
 
 	err := s.Update(ctx, "u", "", func(cur metadata.Map) (metadata.Map, error) {
-		k.kill()
+		k.kill("")
 		return increment(cur)
 	})
 	if k.err != nil || k.killed != 1 {

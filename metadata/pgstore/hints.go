@@ -1,34 +1,48 @@
 package pgstore
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
-// maxHints bounds the hints a store keeps: at most this many values of
-// at most [metadata.Limits] bytes each.
-const maxHints = 1024
+// Bounds of the store's hints: at most maxHints users, each with a value
+// of at most [metadata.Limits] bytes and at most maxHintReceipts
+// receipts.
+const (
+	maxHints        = 1024
+	maxHintReceipts = 64
+)
 
-// hint is what [Store.HasReceipt] last read of a user: a receipt that
-// did not count, and the user's value in the same snapshot (nil for SQL
-// NULL), brought up to date by the store's own writes since.
+// hint is what the store knows of a user from [Store.HasReceipt]: the
+// value and the receipts that counted, read in one snapshot, brought up
+// to date by the store's own writes since.
 type hint struct {
-	receipt string
-	doc     []byte
+	doc []byte // nil for SQL NULL
+
+	// present are the receipts that counted; complete tells that they
+	// were all read, so that any other receipt was absent.
+	present  []string
+	complete bool
+
+	// absent is the receipt HasReceipt found absent.
+	absent string
 }
 
-// hints are the store's hints, by user ID. They are only hints: a value
-// may be stale, and a receipt recorded since by another replica; the
-// statement that uses one checks both.
+// hints are the store's hints, by user ID. They are only hints: the
+// value may be stale, and another replica may have recorded a receipt
+// since; the statements that use one check both.
 type hints struct {
 	mu sync.Mutex
-	m  map[string]hint
+	m  map[string]*hint
 }
 
-// put remembers that the user's receipt was absent when its value was
-// doc. When full, it forgets an arbitrary hint first.
-func (h *hints) put(userID, receipt string, doc []byte) {
+// put remembers what HasReceipt read. When full, it forgets an arbitrary
+// hint first.
+func (h *hints) put(userID string, e *hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = make(map[string]hint)
+		h.m = make(map[string]*hint)
 	}
 	if _, ok := h.m[userID]; !ok && len(h.m) >= maxHints {
 		for k := range h.m {
@@ -36,29 +50,36 @@ func (h *hints) put(userID, receipt string, doc []byte) {
 			break
 		}
 	}
-	h.m[userID] = hint{receipt: receipt, doc: doc}
+	h.m[userID] = e
 }
 
-// take removes and returns the user's value if the hint is about receipt.
-func (h *hints) take(userID, receipt string) (doc []byte, ok bool) {
+// get returns the user's value if the hint tells that receipt was absent
+// when it was read; an empty receipt needs no telling.
+func (h *hints) get(userID, receipt string) (doc []byte, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, ok := h.m[userID]
-	if !ok || e.receipt != receipt {
+	e := h.m[userID]
+	switch {
+	case e == nil, receipt != "" && slices.Contains(e.present, receipt):
 		return nil, false
+	case receipt == "", e.complete, receipt == e.absent:
+		return e.doc, true
 	}
-	delete(h.m, userID)
-	return e.doc, true
+	return nil, false
 }
 
-// refresh replaces the value of the user's hint, if there is one, with
-// doc, which the store has just committed.
-func (h *hints) refresh(userID string, doc []byte) {
+// recorded brings the user's hint, if there is one, up to date with a
+// write of the store: the value is now doc, and receipt counts.
+func (h *hints) recorded(userID, receipt string, doc []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e, ok := h.m[userID]; ok {
-		e.doc = doc
-		h.m[userID] = e
+	e := h.m[userID]
+	if e == nil {
+		return
+	}
+	e.doc = doc
+	if receipt != "" {
+		e.present = append(e.present, receipt)
 	}
 }
 

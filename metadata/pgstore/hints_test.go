@@ -67,9 +67,28 @@ func TestHints(t *testing.T) {
 		wantErr:  metadata.ErrDuplicate,
 		wantSeen: []int64{1}, wantN: 1,
 	}, {
-		name:     "patch not empty takes the lock",
+		name:     "a write",
 		fn:       increment,
-		wantSeen: []int64{1, 1}, wantN: 2,
+		wantSeen: []int64{1}, wantN: 2,
+	}, {
+		name: "a write after another replica's",
+		between: func(t *testing.T, id string) {
+			if err := other.Update(ctx, id, "", increment); err != nil {
+				t.Fatalf("other Update = %v", err)
+			}
+		},
+		fn:       increment,
+		wantSeen: []int64{1, 2}, wantN: 3,
+	}, {
+		name: "a write whose receipt another replica recorded",
+		between: func(t *testing.T, id string) {
+			if err := other.Update(ctx, id, "r1", noPatch); err != nil {
+				t.Fatalf("other Update = %v", err)
+			}
+		},
+		fn:       increment,
+		wantErr:  metadata.ErrDuplicate,
+		wantSeen: []int64{1}, wantN: 1,
 	}, {
 		name: "the store's own write keeps the hint fresh",
 		between: func(t *testing.T, id string) {
@@ -80,10 +99,18 @@ func TestHints(t *testing.T) {
 		fn:       noPatch,
 		wantSeen: []int64{2}, wantN: 2,
 	}, {
-		name:     "another receipt is not hinted",
+		// HasReceipt read every receipt of the user: r3 was absent.
+		name:     "another receipt",
 		receipt:  "r3",
-		fn:       noPatch,
-		wantSeen: []int64{1}, wantN: 1,
+		fn:       increment,
+		wantSeen: []int64{1}, wantN: 2,
+	}, {
+		// The hint knows r0: fn is not called.
+		name:     "a receipt recorded before",
+		receipt:  "r0",
+		fn:       increment,
+		wantErr:  metadata.ErrDuplicate,
+		wantSeen: nil, wantN: 1,
 	}, {
 		name: "user deleted",
 		between: func(t *testing.T, id string) {
@@ -97,7 +124,10 @@ func TestHints(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			id := tc.name
-			put(t, this, id, metadata.Map{"n": 1})
+			put(t, this, id, nil)
+			if err := this.Update(ctx, id, "r0", increment); err != nil {
+				t.Fatalf("Update(r0) = %v", err)
+			}
 			if ok, err := this.HasReceipt(ctx, id, "r1"); ok || err != nil {
 				t.Fatalf("HasReceipt = %t, %v; want false, nil", ok, err)
 			}
@@ -230,5 +260,41 @@ func TestExistingTable(t *testing.T) {
 		if err == nil {
 			t.Errorf("Update(%q) = nil, want an error", bad)
 		}
+	}
+}
+
+// TestHintsManyReceipts runs updates of receipts recorded before, after
+// HasReceipt, for a user with more receipts than a hint holds: the store
+// cannot tell which receipts the user has, and never calls fn for one
+// that it has.
+func TestHintsManyReceipts(t *testing.T) {
+	const receipts = 100
+	ctx := context.Background()
+	s := newStore(t, connect(t, nil), pgstore.Options{})
+	put(t, s, "u", nil)
+	for i := range receipts {
+		if err := s.Update(ctx, "u", fmt.Sprint("r", i), increment); err != nil {
+			t.Fatalf("Update(r%d) = %v", i, err)
+		}
+	}
+
+	calls := 0
+	for i := range receipts {
+		if ok, err := s.HasReceipt(ctx, "u", "new"); ok || err != nil {
+			t.Fatalf("HasReceipt = %t, %v; want false, nil", ok, err)
+		}
+		err := s.Update(ctx, "u", fmt.Sprint("r", i),
+			func(cur metadata.Map) (metadata.Map, error) {
+				calls++
+				return increment(cur)
+			})
+		if !errors.Is(err, metadata.ErrDuplicate) {
+			t.Errorf("Update(r%d) = %v, want %v", i, err,
+				metadata.ErrDuplicate)
+		}
+	}
+	if calls != 0 || counter(t, s, "u") != receipts {
+		t.Errorf("fn calls, n = %d, %d; want 0, %d", calls,
+			counter(t, s, "u"), receipts)
 	}
 }

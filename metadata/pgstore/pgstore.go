@@ -248,10 +248,9 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 // the retention period is reported as absent, pruned or not. An unknown
 // user has no receipts.
 //
-// When the receipt is absent, the store remembers the user's value read
-// with it, so that an [Store.Update] with that receipt whose patch turns
-// out empty can record the receipt in one round trip (see the package
-// documentation).
+// With the answer, the store reads the user's value and receipts, and
+// keeps them as a hint that lets the next [Store.Update] of the user
+// commit in one round trip (see the package documentation).
 func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
@@ -262,15 +261,20 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	var (
 		ok    bool
 		found *bool
-		doc   []byte
+		e     hint
 	)
 	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
-		s.cutoff(), userID).Scan(&ok, &found, &doc)
+		s.cutoff(), userID, maxHintReceipts+1).Scan(&ok, &found, &e.doc,
+		&e.present)
 	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
 	}
-	if !ok && found != nil {
-		s.hints.put(userID, receipt, doc)
+	if found != nil {
+		e.complete = len(e.present) <= maxHintReceipts
+		if !ok {
+			e.absent = receipt
+		}
+		s.hints.put(userID, &e)
 	}
 	return ok, nil
 }

@@ -116,6 +116,20 @@ func TestHostileNames(t *testing.T) {
 	if ok, err := s.HasReceipt(ctx, "u", "r1"); !ok || err != nil {
 		t.Errorf("HasReceipt = %t, %v; want true, nil", ok, err)
 	}
+
+	// And the statements of an update on a hint: a write, a receipt.
+	if ok, err := s.HasReceipt(ctx, "u", "r3"); ok || err != nil {
+		t.Errorf("HasReceipt(r3) = %t, %v; want false, nil", ok, err)
+	}
+	if err := s.Update(ctx, "u", "r2", increment); err != nil {
+		t.Fatalf("Update(r2) = %v", err)
+	}
+	if err := s.Update(ctx, "u", "r3", noPatch); err != nil {
+		t.Fatalf("Update(r3) = %v", err)
+	}
+	if n := counter(t, s, "u"); n != 3 {
+		t.Errorf("n = %d, want 3", n)
+	}
 	if _, err := s.Prune(ctx); err != nil {
 		t.Errorf("Prune = %v", err)
 	}
@@ -356,7 +370,7 @@ func waitForLockWait(tb testing.TB, pool *pgxpool.Pool, app string) {
 }
 
 func TestCancelWhileWaiting(t *testing.T) {
-	const app = "pgstore-test-cancel"
+	app := appName("cancel")
 	pool := connect(t, func(c *pgxpool.Config) {
 		c.ConnConfig.RuntimeParams["application_name"] = app
 	})
@@ -392,7 +406,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 // row changed while an update waited for it aborts that update: the store
 // runs it again, with the fresh value.
 func TestRetryOnSerializationFailure(t *testing.T) {
-	const app = "pgstore-test-serializable"
+	app := appName("serializable")
 	pool := connect(t, func(c *pgxpool.Config) {
 		c.ConnConfig.RuntimeParams["application_name"] = app
 		c.ConnConfig.RuntimeParams["default_transaction_isolation"] =

@@ -74,25 +74,52 @@ RETURNING {md}`
 const asyncCommitSQL = `SET LOCAL synchronous_commit TO OFF`
 
 // hasReceiptSQL tells whether the receipt counts ($3 is the cutoff) and,
-// in the same snapshot, whether the user exists and its value. The user
-// ID comes twice: $1 is text, $4 has the type of the ID column, which
-// may be another (uuid, bigint).
+// in the same snapshot, whether the user exists, its value, and up to $5
+// of the receipts that count. The user ID comes twice: $1 is text, $4
+// has the type of the ID column, which may be another (uuid, bigint).
 const hasReceiptSQL = `
 SELECT
 	EXISTS (
 		SELECT FROM {receipts}
 		WHERE user_id = $1 AND receipt = $2 AND created_at > $3
 	),
-	u.found, u.md
+	u.found, u.md,
+	ARRAY (
+		SELECT receipt FROM {receipts}
+		WHERE user_id = $1 AND created_at > $3
+		LIMIT $5
+	)
 FROM (SELECT) AS one
 LEFT JOIN LATERAL (
 	SELECT true AS found, {md} AS md FROM {users} WHERE {id} = $4
 ) AS u ON true`
 
+// casSQL is the write of an update computed from a hint, in one
+// statement: the shallow merge, as mergeSQL (or setSQL where nothing is
+// stored yet), if the value is still $4, and the receipt $2 unless it is
+// empty. It returns the merged value, or no row when the value has
+// changed or the user has gone. A receipt recorded since, even expired,
+// fails the whole statement with a unique violation. $5 is the user ID
+// again, as hasReceiptSQL's $4.
+const casSQL = `
+WITH u AS (
+	UPDATE {users} SET {md} = CASE
+		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
+		ELSE ({md} || $6::jsonb) - $7::text[]
+	END
+	WHERE {id} = $5 AND {md} IS NOT DISTINCT FROM $4::jsonb
+	RETURNING {md}
+), ins AS (
+	INSERT INTO {receipts} (user_id, receipt, created_at)
+	SELECT $1, $2, $3 FROM u WHERE $2 <> ''
+)
+SELECT {md} FROM u`
+
 // recordSeenSQL records a receipt ($4 is the cutoff) if the user's value
 // is still $5: it returns whether it is, and whether the receipt was
 // recorded. It takes no lock on the user's row. $6 is the user ID again,
-// as hasReceiptSQL's $4.
+// as hasReceiptSQL's $4. When $7 is true, the statement's transaction
+// commits without waiting for the disk, as asyncCommitSQL.
 const recordSeenSQL = `
 WITH cur AS (
 	SELECT {md} IS NOT DISTINCT FROM $5::jsonb AS same
@@ -105,7 +132,10 @@ WITH cur AS (
 		WHERE r.created_at <= $4
 	RETURNING 1
 )
-SELECT coalesce((SELECT same FROM cur), false), EXISTS (SELECT FROM ins)`
+SELECT
+	coalesce((SELECT same FROM cur), false),
+	EXISTS (SELECT FROM ins),
+	CASE WHEN $7 THEN set_config('synchronous_commit', 'off', true) END`
 
 const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
 
@@ -114,7 +144,7 @@ type statements struct {
 	ddl []string
 
 	get, put, lock, receipt, merge, set string
-	hasReceipt, recordSeen, prune       string
+	hasReceipt, recordSeen, cas, prune  string
 }
 
 func newStatements(opts Options) statements {
@@ -136,6 +166,7 @@ func newStatements(opts Options) statements {
 		set:        r.Replace(setSQL),
 		hasReceipt: r.Replace(hasReceiptSQL),
 		recordSeen: r.Replace(recordSeenSQL),
+		cas:        r.Replace(casSQL),
 		prune:      r.Replace(pruneSQL),
 	}
 	for _, q := range ddl {
@@ -149,6 +180,7 @@ const (
 	codeSerialization  = "40001"
 	codeDeadlock       = "40P01"
 	codeUntranslatable = "22P05" // jsonb refuses "\u0000"
+	codeUnique         = "23505"
 )
 
 // sqlState returns err's SQLSTATE, or "".

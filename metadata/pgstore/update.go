@@ -48,12 +48,13 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 	}
 }
 
-// update is one attempt of Update. It holds a connection of its own for
-// two round trips: begin, record the receipt and lock the row; then write
-// and commit. A hint may save both (see [Store.updateSeen]).
+// update is one attempt of Update. Where a hint allows, it tries one
+// round trip first (see [Store.updateHinted]). Otherwise it holds a
+// connection of its own for two: begin, record the receipt and lock the
+// row; then write and commit.
 func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
-	if doc, ok := s.hints.take(userID, receipt); ok {
-		done, err := s.updateSeen(ctx, userID, receipt, doc, fn)
+	if doc, ok := s.hints.get(userID, receipt); ok {
+		done, err := s.updateHinted(ctx, userID, receipt, doc, fn)
 		if done {
 			return err
 		}
@@ -73,21 +74,19 @@ func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.
 		err = fmt.Errorf("%w: %w", errRetry, err)
 	}
 	if err != nil {
+		s.hints.forget(userID)
 		rollback(ctx, conn)
 		return err
 	}
 
 	// Compute the patch from the locked value; check it as memstore does.
 	patch, err := fn(cur)
+	if err == nil {
+		err = s.check(userID, cur, patch)
+	}
 	if err != nil {
 		rollback(ctx, conn)
 		return err
-	}
-	if len(patch) > 0 {
-		if _, err := metadata.Apply(cur, patch, s.lim); err != nil {
-			rollback(ctx, conn)
-			return fmt.Errorf("pgstore: update %q: %w", userID, err)
-		}
 	}
 
 	// The caller may have given up while fn ran: then store nothing.
@@ -108,84 +107,20 @@ func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.
 		rollback(ctx, conn)
 		return err
 	}
-	s.hints.refresh(userID, doc)
+	s.hints.recorded(userID, receipt, doc)
 	return nil
 }
 
-// updateSeen tries the update on the value that [Store.HasReceipt] read
-// with the receipt absent. When fn's patch is empty, as that of a
-// receipt alone, it records the receipt in one round trip if the value
-// is still the same, without locking the row: the update then takes
-// effect as if it had run when the value was read, which changes nothing
-// for an update that writes nothing. It reports done false, having
-// changed nothing, when the update must take the locked path: the patch
-// is not empty, the value has changed, or the user has gone.
-func (s *Store) updateSeen(ctx context.Context, userID, receipt string, doc []byte, fn metadata.UpdateFunc) (done bool, err error) {
-	cur, err := decode(doc)
-	if err != nil {
-		return false, nil // the locked path reports it
+// check refuses a patch that is invalid or would make the value too
+// large, as memstore does. fn's own error is returned unchanged.
+func (s *Store) check(userID string, cur, patch metadata.Map) error {
+	if len(patch) == 0 {
+		return nil
 	}
-	patch, err := fn(cur)
-	if err != nil {
-		return true, err
+	if _, err := metadata.Apply(cur, patch, s.lim); err != nil {
+		return fmt.Errorf("pgstore: update %q: %w", userID, err)
 	}
-	if len(patch) > 0 {
-		return false, nil
-	}
-	if err := ctx.Err(); err != nil {
-		return true, fmt.Errorf("pgstore: update %q: %w", userID, err)
-	}
-
-	// Record the receipt if the value is still doc, and commit.
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return true, fmt.Errorf("pgstore: update %q: %w", userID, err)
-	}
-	defer conn.Release()
-	b := new(pgx.Batch)
-	b.Queue("begin")
-	if !s.durable {
-		b.Queue(asyncCommitSQL)
-	}
-	now := s.clock.Now()
-	b.Queue(s.sql.recordSeen, userID, receipt, now, now.Add(-s.retention),
-		doc, userID)
-	b.Queue("commit")
-	same, recorded, err := sendSeen(ctx, conn, b)
-
-	// A lost connection leaves the outcome unknown: the receipt makes
-	// the next attempt, on the locked path, find it if it was recorded.
-	switch {
-	case err != nil && lost(ctx, conn):
-		return true, fmt.Errorf("%w: %w", errRetry, err)
-	case err != nil:
-		rollback(ctx, conn)
-		return true, s.fail(userID, err)
-	case !same:
-		return false, nil
-	case !recorded:
-		return true, fmt.Errorf("%w: user %q, receipt %q",
-			metadata.ErrDuplicate, userID, receipt)
-	}
-	return true, nil
-}
-
-// sendSeen sends the batch of updateSeen and reads its results.
-func sendSeen(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) (same, recorded bool, err error) {
-	br := conn.SendBatch(ctx, b)
-	defer br.Close()
-	for range b.Len() - 2 {
-		if _, err := br.Exec(); err != nil {
-			return false, false, err
-		}
-	}
-	if err := br.QueryRow().Scan(&same, &recorded); err != nil {
-		return false, false, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return false, false, err
-	}
-	return same, recorded, br.Close()
+	return nil
 }
 
 // begin opens the transaction, records the receipt if there is one, and
