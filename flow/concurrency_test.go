@@ -339,3 +339,73 @@ func TestMillionLogoutsMemoryFlat(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatLogoutCountsOnce sends the logout of one session eight
+// times, one after the other and all at once: the session counts once
+// and is revoked once, every caller is told it succeeded, and all but
+// one result say it was a repeat.
+func TestRepeatLogoutCountsOnce(t *testing.T) {
+	const times = 8
+	tests := []struct {
+		name     string
+		parallel bool
+	}{
+		{"in sequence", false},
+		{"at once", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sf := newStatsFlow(t, []string{"u1"})
+			l := signout{user: "u1", session: "s1",
+				length: 120 * time.Second}
+
+			// Run it, all at once or in turn.
+			results := make([]*flow.Result, times)
+			run := func(i int) {
+				res, err := sf.runner.Run(context.Background(), l.event())
+				if err != nil {
+					t.Errorf("Run() error: %v", err)
+				}
+				results[i] = res
+			}
+			if tc.parallel {
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range times {
+					wg.Go(func() {
+						<-start
+						run(i)
+					})
+				}
+				close(start)
+				wg.Wait()
+			} else {
+				for i := range times {
+					run(i)
+				}
+			}
+
+			// One did the work; the others say they were repeats.
+			var repeats int
+			for _, res := range results {
+				if res != nil && res.Repeat {
+					repeats++
+				}
+			}
+			if repeats != times-1 {
+				t.Errorf("repeats = %d, want %d", repeats, times-1)
+			}
+			if !tc.parallel && results[0].Repeat {
+				t.Errorf("the first Run() says it was a repeat")
+			}
+			if diff := cmp.Diff(wantFigures(1, 120),
+				sf.figures(t, "u1")); diff != "" {
+				t.Errorf("figures mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(map[string]int{"u1/s1": 1},
+				sf.rev.ended); diff != "" {
+				t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -24,16 +25,20 @@ const (
 	failBefore              // fail without calling the store
 	failAfter               // call the store, then report a failure
 	hang                    // wait for the context to end
+	late                    // wait twice the deadline, ignoring the context, then call the store
+	panics                  // panic
 )
 
 // faultStore wraps a store and injects faults: fault picks the fault of
-// each Update by its receipt, hasErr fails every HasReceipt.
+// each Update by its receipt, hasErr fails every HasReceipt, and hung,
+// when set, is called as a hang begins.
 type faultStore struct {
 	metadata.Store
 
 	mu     sync.Mutex
 	fault  func(receipt string) fault
 	hasErr error
+	hung   func()
 }
 
 var _ metadata.Store = (*faultStore)(nil)
@@ -57,8 +62,18 @@ func (s *faultStore) Update(ctx context.Context, userID, receipt string,
 		}
 		return errInjected
 	case hang:
+		if s.hung != nil {
+			s.hung()
+		}
 		<-ctx.Done()
 		return ctx.Err()
+	case panics:
+		panic("store down")
+	case late:
+		// In a synctest bubble: fake time.
+		<-time.After(2 * flow.DefaultTimeout)
+		return s.Store.Update(context.WithoutCancel(ctx), userID,
+			receipt, fn)
 	}
 	return s.Store.Update(ctx, userID, receipt, fn)
 }
@@ -101,9 +116,17 @@ func TestStoreFaults(t *testing.T) {
 		name  string
 		fault func(string) fault
 		want  int64 // stored n after the run
+		err   error // in the step's error
+		call  error // in the write's recorded call; nil: none recorded
 	}{
-		{"update fails", once("s1/count/", failBefore), 0},
-		{"update applies, then fails", once("s1/count/", failAfter), 1},
+		{"update fails", once("s1/count/", failBefore), 0,
+			errInjected, errInjected},
+		{"update applies, then fails", once("s1/count/", failAfter), 1,
+			errInjected, errInjected},
+		// The panic ends the action, which then fails; the write never
+		// returned, so it has no call.
+		{"update panics", once("s1/count/", panics), 0,
+			flow.ErrPanic, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,11 +142,17 @@ func TestStoreFaults(t *testing.T) {
 			if diff := cmp.Diff(want, summarize(res)); diff != "" {
 				t.Errorf("steps mismatch (-want +got):\n%s", diff)
 			}
-			if err := stepErr(t, res, "count"); !errors.Is(err, errInjected) {
-				t.Errorf("step error = %v, want errInjected", err)
+			if err := stepErr(t, res, "count"); !errors.Is(err, tc.err) {
+				t.Errorf("step error = %v, want %v", err, tc.err)
 			}
-			if got := res.Steps[0].Calls[0].Err; !errors.Is(got, errInjected) {
-				t.Errorf("call error = %v, want errInjected", got)
+			calls := res.Steps[0].Calls
+			switch {
+			case tc.call == nil && len(calls) != 0:
+				t.Errorf("calls = %v, want none", calls)
+			case tc.call != nil && (len(calls) != 1 ||
+				!errors.Is(calls[0].Err, tc.call)):
+				t.Errorf("calls = %v, want one failing with %v", calls,
+					tc.call)
 			}
 			if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
 				t.Errorf("revoked mismatch (-want +got):\n%s", diff)
@@ -193,16 +222,30 @@ func TestRevokerFailsOnceThenRetrySucceeds(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := fx.runner.Run(t.Context(), event("s1")); !errors.Is(err,
-		flow.ErrRevoke) {
-		t.Fatalf("Run() error = %v, want ErrRevoke", err)
-	}
 	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if !errors.Is(err, flow.ErrRevoke) || !errors.Is(err, errInjected) {
+		t.Fatalf("Run() error = %v, want ErrRevoke and errInjected", err)
+	}
+	want := []stepSummary{ok("count"),
+		{"RevokeSession", "", flow.StatusFailed, true}}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("steps mismatch (-want +got):\n%s", diff)
+	}
+
+	// The retry revokes; the write's receipt keeps the count at one.
+	res, err = fx.runner.Run(t.Context(), event("s1"))
 	if err != nil || res.Repeat {
 		t.Fatalf("retried Run() = %+v, %v; want a full run", res, err)
 	}
+	if diff := cmp.Diff([]stepSummary{ok("count"), revoked},
+		summarize(res)); diff != "" {
+		t.Errorf("retried steps mismatch (-want +got):\n%s", diff)
+	}
 	if got := fx.count(t); got != 1 {
 		t.Errorf("stored n = %d, want 1", got)
+	}
+	if diff := cmp.Diff([]string{"u1/s1", "u1/s1"}, fx.revoked()); diff != "" {
+		t.Errorf("revoker calls mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -252,29 +295,51 @@ func TestReceiptCheckFailureRunsAnyway(t *testing.T) {
 }
 
 func TestUpdateSlowerThanDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fx, fs := faulty(t)
-		fs.fault = once("s1/count/", hang)
+	tests := []struct {
+		name  string
+		fault fault
+		want  int64 // stored n after the run
+	}{
+		{"store gives up at the deadline", hang, 0},
+		// The run waits for the store call under way, so that the
+		// step's record is final, then goes on.
+		{"store ignores the deadline and writes late", late, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fx, fs := faulty(t)
+				fs.fault = once("s1/count/", tc.fault)
 
-		res, err := fx.runner.Run(t.Context(), event("s1"))
-		if err != nil {
-			t.Fatalf("Run() error: %v", err)
-		}
-		want := []stepSummary{failed("count"), revoked}
-		if diff := cmp.Diff(want, summarize(res)); diff != "" {
-			t.Errorf("steps mismatch (-want +got):\n%s", diff)
-		}
-		err = stepErr(t, res, "count")
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("step error = %v, want DeadlineExceeded", err)
-		}
-		if got := fx.count(t); got != 0 {
-			t.Errorf("stored n = %d, want 0", got)
-		}
-		if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
-			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
-		}
-	})
+				res, err := fx.runner.Run(t.Context(), event("s1"))
+				if err != nil {
+					t.Fatalf("Run() error: %v", err)
+				}
+				want := []stepSummary{failed("count"), revoked}
+				if diff := cmp.Diff(want, summarize(res)); diff != "" {
+					t.Errorf("steps mismatch (-want +got):\n%s", diff)
+				}
+				err = stepErr(t, res, "count")
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("step error = %v, want DeadlineExceeded", err)
+				}
+				if got := fx.count(t); got != tc.want {
+					t.Errorf("stored n = %d, want %d", got, tc.want)
+				}
+				if diff := cmp.Diff([]string{"u1/s1"},
+					fx.revoked()); diff != "" {
+					t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+				}
+
+				// The session has ended: a retry is a repeat.
+				res, err = fx.runner.Run(t.Context(), event("s1"))
+				if err != nil || !res.Repeat {
+					t.Errorf("retried Run() = %+v, %v; want a repeat",
+						res, err)
+				}
+			})
+		})
+	}
 }
 
 func TestCallerCancelsMidRun(t *testing.T) {
@@ -321,5 +386,44 @@ func TestCallerCancelsMidRun(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
 		t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestCallerCancelsDuringAWrite(t *testing.T) {
+	// The caller gives up while the store call is under way, and the
+	// store gives up with it.
+	fx, fs := faulty(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	fs.fault = once("s1/count/", hang)
+	fs.hung = cancel
+
+	// The action fails, the run stops before revoking, and says why.
+	res, err := fx.runner.Run(ctx, event("s1"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run() error = %v, want context.Canceled", err)
+	}
+	want := []stepSummary{failed("count"),
+		{"RevokeSession", "", flow.StatusSkipped, true}}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("steps mismatch (-want +got):\n%s", diff)
+	}
+	if err := stepErr(t, res, "count"); !errors.Is(err, context.Canceled) {
+		t.Errorf("step error = %v, want context.Canceled", err)
+	}
+	if got := fx.revoked(); len(got) != 0 {
+		t.Errorf("revoked %v, want none", got)
+	}
+
+	// A retry later signs the user out and counts once.
+	res, err = fx.runner.Run(t.Context(), event("s1"))
+	if err != nil {
+		t.Fatalf("retried Run() error: %v", err)
+	}
+	if diff := cmp.Diff([]stepSummary{ok("count"), revoked},
+		summarize(res)); diff != "" {
+		t.Errorf("retried steps mismatch (-want +got):\n%s", diff)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n = %d, want 1", got)
 	}
 }

@@ -180,10 +180,10 @@ type stepAPI struct {
 	// wake is signalled when the action returns and at the deadline.
 	wake chan struct{}
 
-	// wmu is held across each store call, so that close waits for a
-	// write under way and writes happen one at a time. Writes count
-	// under it, to number receipts, and the write under way is kept
-	// in fn, patch and applied for update, made once as updateFn.
+	// wmu is held across each store call, so that writes happen one
+	// at a time. Writes count under it, to number receipts, and the
+	// write under way is kept in fn, patch and applied for update, made
+	// once as updateFn.
 	wmu      sync.Mutex
 	writes   int
 	fn       metadata.UpdateFunc
@@ -196,9 +196,13 @@ type stepAPI struct {
 	inFn atomic.Bool
 
 	// mu guards what follows, and the run's calls and attrs while the
-	// step lasts; closed changes under wmu and mu both.
+	// step lasts. writing is set while a store call is under way; close
+	// then makes ended, which the write closes once it has recorded its
+	// call.
 	mu       sync.Mutex
 	closed   bool
+	writing  bool
+	ended    chan struct{}
 	dups     int   // writes found already applied
 	werr     error // the first write that failed
 	finished bool  // the action has returned,
@@ -261,13 +265,21 @@ func (a *stepAPI) append(c action.Call) {
 	a.rs.calls = append(a.rs.calls, c)
 }
 
-// close ends the step, waiting for a write under way.
+// close ends the step, waiting for a write under way: what the step
+// wrote is then stored, and recorded, before the next block runs. (It
+// waits on a channel, not on wmu, so that a test's synctest bubble sees
+// the wait as durable and moves its fake clock on.)
 func (a *stepAPI) close() {
-	a.wmu.Lock()
 	a.mu.Lock()
 	a.closed = true
+	if a.writing {
+		a.ended = make(chan struct{})
+	}
+	ended := a.ended
 	a.mu.Unlock()
-	a.wmu.Unlock()
+	if ended != nil {
+		<-ended
+	}
 }
 
 // SetAppMetadata implements [action.UserAPI].
@@ -298,14 +310,19 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 		return err
 	}
 
-	// Hold wmu across the store call: the step cannot end with a write
-	// half done, and a write after its end never starts.
+	// One write at a time; none once the step is over, and the step
+	// does not end with one half done.
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
+	a.mu.Lock()
 	if a.closed {
+		a.mu.Unlock()
 		return fmt.Errorf("%w: action %q wrote app_metadata after its "+
 			"step", ErrStepOver, a.name)
 	}
+	a.writing = true
+	a.mu.Unlock()
+	defer a.endWrite()
 	a.writes++
 	receipt := a.receipt1
 	if a.writes > 1 || receipt == "" {
@@ -326,11 +343,30 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	err := a.r.store.Update(ctx, a.ev.User.ID, receipt, a.updateFn)
 	applied := a.applied
 	a.fn, a.patch, a.applied = nil, nil, nil
+	return a.recordWrite(receipt, patch, applied, err)
+}
+
+// endWrite ends the write under way, and lets a close waiting for it go
+// on. It runs however the write ends, a panicking store included.
+func (a *stepAPI) endWrite() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.writing = false
+	if a.ended != nil {
+		close(a.ended)
+	}
+}
+
+// recordWrite records the write's call, given the store's answer, and
+// returns the write's error.
+func (a *stepAPI) recordWrite(receipt string, patch, applied metadata.Map,
+	err error) error {
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
 
 	// A receipt already recorded means an earlier run stored this write:
 	// it succeeded.
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if errors.Is(err, metadata.ErrDuplicate) {
 		a.dups++
 		a.append(action.Call{API: action.CallSetAppMetadata, Patch: patch})
