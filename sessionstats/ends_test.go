@@ -16,7 +16,9 @@ import (
 
 // endEvent returns an event of user u1's session ending by trigger,
 // begun at login and last active at active.
-func endEvent(trigger action.Trigger, login, active action.Timestamp) *action.Event {
+func endEvent(trigger action.Trigger,
+	login, active action.Timestamp) *action.Event {
+
 	return &action.Event{
 		Trigger: trigger,
 		User:    action.User{ID: "u1", LastLoginAt: login},
