@@ -498,3 +498,59 @@ func TestKilledWithoutReceipt(t *testing.T) {
 		t.Errorf("next Update = %v", err)
 	}
 }
+
+// TestFlowReplicasKilled signs one user out from two replicas at once
+// while the backends of one replica's writes are terminated inside
+// their transactions, one attempt in four: every logout revokes its
+// session, and every session counts exactly once.
+func TestFlowReplicasKilled(t *testing.T) {
+	const workers, each = 8, 25
+	admin := connect(t, nil)
+	opts := tables(t, admin)
+
+	// Each write is killed at most once, so that its retry goes through.
+	k := &killer{admin: admin, app: appName("victim")}
+	attempts, hit := 0, make(map[string]bool)
+	k.choose = func(receipt string) bool {
+		attempts++
+		if attempts%4 != 0 || hit[receipt] {
+			return false
+		}
+		hit[receipt] = true
+		return true
+	}
+	rs := []*replica{
+		newReplica(t, opts, k.app, func(s *pgstore.Store) metadata.Store {
+			k.Store = s
+			return k
+		}),
+		newReplica(t, opts, appName("1"), nil),
+	}
+	put(t, rs[0].store, "u", nil)
+
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		for w := range workers {
+			wg.Go(func() {
+				for n := range each {
+					sid := fmt.Sprintf("r%d-w%d-%d", i, w, n)
+					res, err := r.logout(context.Background(), "u", sid)
+					checkRun(t, res, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	if k.err != nil || k.killed == 0 {
+		t.Errorf("backends killed = %d, %v; want some, nil", k.killed, k.err)
+	}
+	const n = 2 * workers * each
+	if d := cmp.Diff(wantFigures(n), figures(t, rs[1].store, "u")); d != "" {
+		t.Errorf("figures, mismatch (-want +got):\n%s", d)
+	}
+	if got := rs[0].revoked.Load() + rs[1].revoked.Load(); got != n {
+		t.Errorf("sessions revoked = %d, want %d", got, n)
+	}
+	t.Logf("%d backends killed in %d locked attempts", k.killed, attempts)
+}
