@@ -117,13 +117,15 @@ func (a *stepAPI) exec(run action.Func) {
 
 // stackHint is how much stack an action's goroutine is given at once;
 // see growStack.
-const stackHint = 8 << 10
+const stackHint = 4 << 10
 
 // growStack grows a new goroutine's stack to stackHint before the action
 // runs. A goroutine starts with a small stack, which the runtime doubles,
 // copying it, each time a call needs more; growing it while it holds one
 // frame costs little, where growing it under a typical action's deep
-// calls (store, merge, time formatting) cost a sixth of a logout.
+// calls (store, merge, time formatting) took a sixth of a logout's CPU
+// time in BenchmarkFlowLogout. track-logout-stats on the memory store
+// fits in 4 KiB.
 //
 //go:noinline
 func growStack() {
