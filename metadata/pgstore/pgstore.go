@@ -52,7 +52,8 @@ type Options struct {
 	// Table holds one row per user; nil means DefaultTable.
 	Table pgx.Identifier
 
-	// IDColumn is Table's user ID column, with a unique index; empty
+	// IDColumn is Table's user ID column, with a unique index, of any
+	// type whose text form is the user ID (text, uuid, bigint); empty
 	// means DefaultIDColumn.
 	IDColumn string
 

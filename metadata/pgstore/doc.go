@@ -1,0 +1,81 @@
+// Package pgstore keeps app_metadata in PostgreSQL: the [metadata.Store]
+// for several auth-server replicas that share their users, so that the
+// figures stay exact whichever replica handles a logout. It is a module
+// of its own, so that importing the core never pulls in a driver (pgx v5).
+//
+// # Tables
+//
+// The store works on a table the auth server already has, one row per
+// user, naming its user ID column and its jsonb column in [Options], or
+// on the default layout that [Store.CreateSchema] creates. Receipts live
+// in a table of the store's own. Every name is quoted as an identifier
+// and every value is a bound parameter: no configured name can change a
+// statement.
+//
+// # Writes
+//
+// PostgreSQL does the shallow merge, in one UPDATE: the patch's non-null
+// values are concatenated onto the stored object (jsonb ||), then the
+// keys whose patch value is null are removed (jsonb - text[]). Numbers
+// travel as JSON text both ways, so an integer above 2^53 is never
+// rounded through float64.
+//
+// # Read-modify-write: a row lock, with a one-statement shortcut
+//
+// [Store.Update] reads the user's row with SELECT ... FOR NO KEY UPDATE,
+// calls its function on that value, merges the patch and commits: two
+// round trips, the receipt recorded in the same transaction. A row lock
+// rather than an optimistic retry, because the updates that matter here
+// collide by design: the logouts of one user from two devices or two
+// replicas. Under a lock they queue and each runs its function once;
+// under optimistic retries every collision throws work away, and a
+// burst of logouts of one user can exhaust its attempts. The lock is the
+// one an UPDATE takes anyway, held for the time of the function, which
+// is short and does no I/O.
+//
+// The shortcut is optimistic, and only taken when it is likely to win:
+// [Store.HasReceipt], which the flow calls at the start of every logout,
+// also reads the user's value and receipts, and keeps them as a hint. An
+// Update whose receipt the hint shows absent computes its patch from
+// that value and writes it with its receipt in one statement that
+// applies only if the stored value is still the same; a receipt
+// recorded meanwhile fails the statement on the receipts' unique key.
+// When the statement does not apply, the update takes the locked path,
+// calling its function again on the fresh value. The function is never
+// called for a receipt that the hint knows, so a duplicate calls
+// nothing; it may be called for one that another replica records at the
+// same moment.
+//
+// # Receipts
+//
+// A receipt is a row keyed by user ID and receipt, inserted in the
+// transaction of its write: a write and its receipt commit together or
+// not at all. A receipt counts for [Options.Retention] (a day by
+// default), after which a retry of its write applies again; call
+// [Store.Prune] periodically to delete the expired ones.
+//
+// An update whose patch is empty records only its receipt; the flow
+// makes one per logout to mark the session as ended. Such a transaction
+// commits without waiting for its WAL to reach the disk (synchronous
+// commit off), which halves the disk waits of a logout. A server crash
+// may then forget the receipts of the last fraction of a second, never a
+// write: a logout retried after it runs its flow again, and the receipts
+// of its writes, which did wait, keep it from counting twice. Set
+// [Options.DurableEmptyUpdates] to make them wait as well.
+//
+// # Failures
+//
+// An update runs again, a few times at most, after a serialization
+// failure, a deadlock, or a lost connection where that is safe: before
+// the commit was sent, or whenever the update has a receipt, which makes
+// the retry find a commit that did happen and return
+// [metadata.ErrDuplicate].
+package pgstore
+
+// BUG(pgstore): jsonb cannot hold U+0000 in a string: a patch holding
+// one is refused whole with [metadata.ErrInvalidPatch], where memstore
+// stores it.
+
+// BUG(pgstore): Receipts are dated by each replica's clock: replicas
+// whose clocks disagree by more than a small part of the retention
+// period disagree on when a receipt expires.
