@@ -407,12 +407,13 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 }
 
 // Room that a run makes, in its single allocation, for a typical flow:
-// one action and RevokeSession, the action making a write and a log or
-// two. A bigger flow allocates what it needs beyond.
+// one action and RevokeSession, the action making a write and a log
+// with a few attributes, as track-logout-stats does. A bigger flow
+// allocates what it needs beyond. (The run's state then fits 1 KiB.)
 const (
 	inlineSteps = 2
-	inlineCalls = 3
-	inlineAttrs = 6
+	inlineCalls = 2
+	inlineAttrs = 3
 )
 
 // runState is what one run needs, made in one allocation: its flight,
