@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,6 +38,7 @@ func BenchmarkLogout(b *testing.B) {
 		users[i] = "u" + strconv.Itoa(i)
 		put(b, fast.store, users[i], nil)
 	}
+	put(b, fast.store, "floor", nil)
 
 	// b.N grows between the calls of a sub-benchmark: session IDs go on
 	// from where the last call stopped, so that each logout is new.
@@ -57,6 +59,52 @@ func BenchmarkLogout(b *testing.B) {
 	b.Run("floor", func(b *testing.B) {
 		floorUpdates(b, fast.pool, opts.Table, users)
 	})
+
+	// The same comparison, a logout and an UPDATE in turn, so that both
+	// see the same load on a shared machine.
+	b.Run("paired", func(b *testing.B) {
+		ids := make([]string, b.N)
+		for i := range ids {
+			ids[i] = "s" + strconv.Itoa(sessions+i)
+		}
+		sessions += b.N
+		benchPaired(b, fast, opts.Table, users, ids)
+	})
+}
+
+// benchPaired signs users out in turn, of the sessions ids, each logout
+// followed by a floor UPDATE of the user "floor", and reports the time of each and the ratio
+// of the flow's throughput to the floor's.
+func benchPaired(b *testing.B, r *replica, table pgx.Identifier, users, ids []string) {
+	ev := action.Event{
+		Trigger: action.Logout,
+		User:    action.User{LastLoginAt: action.At(now.Add(-sessionLength))},
+	}
+	floor := floorSQL(table)
+	ctx := context.Background()
+
+	b.ResetTimer()
+	var flowTime, floorTime time.Duration
+	for i, id := range ids {
+		uid := users[i%len(users)]
+		ev.User.ID, ev.Session.ID = uid, id
+		start := time.Now()
+		res, err := r.runner.Run(ctx, &ev)
+		mid := time.Now()
+		if err != nil || len(res.Failed()) > 0 || res.Repeat {
+			b.Fatalf("Run = %+v, %v", res, err)
+		}
+		tag, err := r.pool.Exec(ctx, floor, "floor", floorPatch)
+		if err != nil || tag.RowsAffected() != 1 {
+			b.Fatalf("UPDATE = %v, %v", tag, err)
+		}
+		flowTime += mid.Sub(start)
+		floorTime += time.Since(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(flowTime.Nanoseconds())/n, "flow-ns/op")
+	b.ReportMetric(float64(floorTime.Nanoseconds())/n, "floor-ns/op")
+	b.ReportMetric(float64(floorTime)/float64(flowTime), "flow/floor")
 }
 
 // benchFlow signs users out in turn, of the sessions ids.
@@ -81,22 +129,30 @@ func benchFlow(b *testing.B, r *replica, users, ids []string) {
 // floorUpdates runs b.N single-row UPDATEs, each its own transaction,
 // that merge a patch of the flow's size into the jsonb of users in turn.
 func floorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier, users []string) {
-	id := pgx.Identifier{pgstore.DefaultIDColumn}.Sanitize()
-	md := pgx.Identifier{pgstore.DefaultMetadataColumn}.Sanitize()
-	sql := `UPDATE ` + table.Sanitize() + `
-		SET ` + md + ` = coalesce(` + md + `, '{}') || $2::jsonb
-		WHERE ` + id + ` = $1`
-	patch := []byte(`{"last_logout_at": "2026-05-20T10:00:00.000Z",
-		"last_session_duration_sec": 120, "session_count": 1,
-		"total_session_seconds": 120}`)
+	sql := floorSQL(table)
 	ctx := context.Background()
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		tag, err := pool.Exec(ctx, sql, users[i%len(users)], patch)
+		tag, err := pool.Exec(ctx, sql, users[i%len(users)], floorPatch)
 		if err != nil || tag.RowsAffected() != 1 {
 			b.Fatalf("UPDATE = %v, %v", tag, err)
 		}
 	}
 }
+
+// floorSQL is the floor's UPDATE of table: $2 merged into the jsonb of
+// the user $1.
+func floorSQL(table pgx.Identifier) string {
+	id := pgx.Identifier{pgstore.DefaultIDColumn}.Sanitize()
+	md := pgx.Identifier{pgstore.DefaultMetadataColumn}.Sanitize()
+	return `UPDATE ` + table.Sanitize() + `
+		SET ` + md + ` = coalesce(` + md + `, '{}') || $2::jsonb
+		WHERE ` + id + ` = $1`
+}
+
+// floorPatch is a patch of the flow's size.
+var floorPatch = []byte(`{"last_logout_at": "2026-05-20T10:00:00.000Z",
+	"last_session_duration_sec": 120, "session_count": 1,
+	"total_session_seconds": 120}`)

@@ -68,6 +68,15 @@ func (h *hints) get(userID, receipt string) (doc []byte, ok bool) {
 	return nil, false
 }
 
+// many reports whether the user's hint tells that the user has more
+// receipts than a hint holds.
+func (h *hints) many(userID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.m[userID]
+	return e != nil && !e.complete
+}
+
 // recorded brings the user's hint, if there is one, up to date with a
 // write of the store: the value is now doc, and receipt counts.
 func (h *hints) recorded(userID, receipt string, doc []byte) {

@@ -259,19 +259,24 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if receipt == "" {
 		return false, nil
 	}
+	// A user known to have more receipts than a hint holds is not asked
+	// for them again while the store remembers it.
+	list := maxHintReceipts + 1
+	if s.hints.many(userID) {
+		list = 0
+	}
 	var (
 		ok    bool
 		found *bool
 		e     hint
 	)
 	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
-		s.cutoff(), userID, maxHintReceipts+1).Scan(&ok, &found, &e.doc,
-		&e.present)
+		s.cutoff(), userID, list).Scan(&ok, &found, &e.doc, &e.present)
 	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
 	}
 	if found != nil {
-		e.complete = len(e.present) <= maxHintReceipts
+		e.complete = list > 0 && len(e.present) <= maxHintReceipts
 		if !ok {
 			e.absent = receipt
 		}
