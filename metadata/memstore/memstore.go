@@ -7,6 +7,11 @@
 // once: in one process there is no conflict to retry. Stored maps are
 // never changed once stored (every write stores a new map), which lets
 // [Store.Update] hand the stored map to its function without a copy.
+//
+// Receipts are kept for a retention period set by [Options.Retention]
+// and dated by [Options.Clock]; the memory they take stays bounded by
+// the writes of about three periods, those of users who never write
+// again included.
 package memstore
 
 import (
