@@ -42,8 +42,9 @@ func TestConnectWithoutServer(t *testing.T) {
 				t.Errorf("child failed = %t (%v), want %t", failed, err,
 					tc.wantFail)
 			}
-			for _, want := range []string{tc.want, "no PostgreSQL at " +
-				envDSN} {
+			for _, want := range []string{tc.want,
+				"no PostgreSQL at postgres@127.0.0.1:1/test (" + envDSN +
+					"): "} {
 				if !strings.Contains(string(out), want) {
 					t.Errorf("child output lacks %q:\n%s", want, out)
 				}

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -31,9 +32,9 @@ const (
 // test is skipped, or fails when envRequire is 1.
 func connect(tb testing.TB, edit func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
-	dsn := os.Getenv(envDSN)
+	dsn, from := os.Getenv(envDSN), envDSN
 	if dsn == "" {
-		dsn = defaultDSN
+		dsn, from = defaultDSN, "the default; set "+envDSN+" to change it"
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -52,12 +53,13 @@ func connect(tb testing.TB, edit func(*pgxpool.Config)) *pgxpool.Pool {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := pool.Ping(ctx); err != nil {
-		msg := "no PostgreSQL at " + envDSN + " (default " + defaultDSN +
-			"): " + err.Error()
+		c := cfg.ConnConfig
+		msg := fmt.Sprintf("no PostgreSQL at %s@%s:%d/%s (%s): %v",
+			c.User, c.Host, c.Port, c.Database, from, err)
 		if os.Getenv(envRequire) == "1" {
-			tb.Fatalf("%s, and %s=1", msg, envRequire)
+			tb.Fatalf("%s; %s=1 requires one", msg, envRequire)
 		}
-		tb.Skip(msg + "; set " + envDSN + " to run these tests")
+		tb.Skip(msg)
 	}
 	return pool
 }

@@ -26,12 +26,19 @@ var errRetry = errors.New("pgstore: transaction failed")
 // locked, fn runs on that value, and PostgreSQL merges the patch in a
 // single UPDATE. fn's error is returned unchanged.
 //
+// When [Store.HasReceipt] has just read the user and shows the receipt
+// absent, Update first runs fn on the value read then and writes the
+// patch and the receipt in one statement that applies only if the value
+// is unchanged; if it does not apply, the locked transaction follows and
+// fn runs again (see the package documentation).
+//
 // An attempt runs again, at most a few times, after a serialization
 // failure or a deadlock, and after losing its connection where that is
 // safe: before the commit was sent, or at any point when the update has
 // a receipt, which makes the retry apply the write at most once (a
 // commit that did happen makes the retry return [metadata.ErrDuplicate]).
-// fn is called once per attempt that gets the row.
+// fn is called once per attempt that gets the row, and once more when a
+// hinted attempt does not apply.
 func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
