@@ -1,0 +1,106 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
+)
+
+// ctxKey is the type of the context value the caller passes down.
+type ctxKey struct{}
+
+func TestActionContext(t *testing.T) {
+	const timeout = 3 * time.Second
+	tests := []struct {
+		name   string
+		caller time.Duration // the caller's own deadline; 0: none
+		want   time.Duration // the deadline the action sees, from now
+	}{
+		{"the step's deadline", 0, timeout},
+		{"the caller's, when earlier", time.Second, time.Second},
+		{"the step's, when earlier", time.Minute, timeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// The action keeps its context and what it saw.
+				var (
+					kept     context.Context
+					deadline time.Time
+					hasDL    bool
+					value    any
+					errIn    error
+				)
+				look := fnAction("look", func(ctx context.Context,
+					_ *action.Event, _ action.API) error {
+					kept = ctx
+					deadline, hasDL = ctx.Deadline()
+					value, errIn = ctx.Value(ctxKey{}), ctx.Err()
+					return nil
+				})
+				fx := setup(t, flow.Options{Timeout: timeout}, look)
+				fx.publish(t, "look")
+
+				ctx := context.WithValue(t.Context(), ctxKey{}, "passed")
+				if tc.caller > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.caller)
+					defer cancel()
+				}
+				start := time.Now()
+				if _, err := fx.runner.Run(ctx, event("s1")); err != nil {
+					t.Fatalf("Run() error: %v", err)
+				}
+
+				// During the step: the values, no error, the deadline.
+				if value != "passed" {
+					t.Errorf("Value = %v, want the caller's", value)
+				}
+				if errIn != nil {
+					t.Errorf("Err during the step = %v, want nil", errIn)
+				}
+				if !hasDL || !deadline.Equal(start.Add(tc.want)) {
+					t.Errorf("Deadline = %v, %t; want now + %v, true",
+						deadline, hasDL, tc.want)
+				}
+
+				// Once the step is over, the context has ended.
+				select {
+				case <-kept.Done():
+				default:
+					t.Errorf("Done not closed after the step")
+				}
+				if err := kept.Err(); !errors.Is(err, context.Canceled) {
+					t.Errorf("Err after the step = %v, want Canceled", err)
+				}
+			})
+		})
+	}
+}
+
+func TestActionContextDoneAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// wait waits on its context, as a well-behaved action does.
+		wait := fnAction("wait", func(ctx context.Context,
+			_ *action.Event, _ action.API) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		fx := setup(t, flow.Options{Timeout: time.Second}, wait)
+		fx.publish(t, "wait")
+
+		res, err := fx.runner.Run(t.Context(), event("s1"))
+		if err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		if err := stepErr(t, res, "wait"); !errors.Is(err,
+			context.DeadlineExceeded) {
+			t.Errorf("step error = %v, want DeadlineExceeded", err)
+		}
+	})
+}
