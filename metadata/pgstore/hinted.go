@@ -22,7 +22,9 @@ import (
 // It reports done false, having changed nothing, when the update must
 // take the locked path: the value has changed, the receipt has been
 // recorded (or an expired one is still there), or the user has gone.
-func (s *Store) updateHinted(ctx context.Context, userID, receipt string, doc []byte, fn metadata.UpdateFunc) (done bool, err error) {
+func (s *Store) updateHinted(ctx context.Context, userID, receipt string,
+	doc []byte, fn metadata.UpdateFunc) (done bool, err error) {
+
 	// Compute the patch, and check it, as the locked path does.
 	cur, err := decode(doc)
 	if err != nil {
@@ -87,7 +89,9 @@ var errStale = errors.New("pgstore: hint is stale")
 
 // writeHinted merges patch into the value doc and records the receipt,
 // in one statement, and returns the new value.
-func (s *Store) writeHinted(ctx context.Context, conn *pgxpool.Conn, userID, receipt string, doc []byte, patch metadata.Map) ([]byte, error) {
+func (s *Store) writeHinted(ctx context.Context, conn *pgxpool.Conn,
+	userID, receipt string, doc []byte, patch metadata.Map) ([]byte, error) {
+
 	set, del, err := split(patch)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", metadata.ErrInvalidPatch, err)
@@ -104,7 +108,9 @@ func (s *Store) writeHinted(ctx context.Context, conn *pgxpool.Conn, userID, rec
 // recordHinted records the receipt if the value is still doc, in one
 // statement that commits asynchronously unless the store is told
 // otherwise; it reports false when the receipt was recorded already.
-func (s *Store) recordHinted(ctx context.Context, conn *pgxpool.Conn, userID, receipt string, doc []byte) (bool, error) {
+func (s *Store) recordHinted(ctx context.Context, conn *pgxpool.Conn,
+	userID, receipt string, doc []byte) (bool, error) {
+
 	now := s.clock.Now()
 	var (
 		same, recorded bool

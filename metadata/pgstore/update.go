@@ -39,7 +39,9 @@ var errRetry = errors.New("pgstore: transaction failed")
 // commit that did happen makes the retry return [metadata.ErrDuplicate]).
 // fn is called once per attempt that gets the row, and once more when a
 // hinted attempt does not apply.
-func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+func (s *Store) Update(ctx context.Context, userID, receipt string,
+	fn metadata.UpdateFunc) error {
+
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("pgstore: update %q: %w", userID, err)
@@ -59,7 +61,9 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 // round trip first (see [Store.updateHinted]). Otherwise it holds a
 // connection of its own for two: begin, record the receipt and lock the
 // row; then write and commit.
-func (s *Store) update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+func (s *Store) update(ctx context.Context, userID, receipt string,
+	fn metadata.UpdateFunc) error {
+
 	if doc, ok := s.hints.get(userID, receipt); ok {
 		done, err := s.updateHinted(ctx, userID, receipt, doc, fn)
 		if done {
@@ -132,7 +136,9 @@ func (s *Store) check(userID string, cur, patch metadata.Map) error {
 
 // begin opens the transaction, records the receipt if there is one, and
 // returns the user's value, its row locked, decoded and as stored.
-func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt string) (metadata.Map, []byte, error) {
+func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
+	userID, receipt string) (metadata.Map, []byte, error) {
+
 	b := new(pgx.Batch)
 	b.Queue("begin")
 	if receipt != "" {
@@ -183,7 +189,9 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn, userID, receipt s
 // commit merges patch into the locked row and commits. empty tells that
 // nothing is stored yet, so the patch is the whole value; doc is the
 // value as stored. It returns the value as committed.
-func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, userID string, empty bool, patch metadata.Map, doc []byte) ([]byte, error) {
+func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn,
+	userID string, empty bool, patch metadata.Map, doc []byte) ([]byte, error) {
+
 	b := new(pgx.Batch)
 	if len(patch) > 0 {
 		set, del, err := split(patch)
