@@ -160,6 +160,17 @@ func TestStoreFaults(t *testing.T) {
 			if got := fx.count(t); got != tc.want {
 				t.Errorf("stored n = %d, want %d", got, tc.want)
 			}
+
+			// The session has ended: the client's retry is a repeat,
+			// and counts nothing.
+			res, err = fx.runner.Run(t.Context(), event("s1"))
+			if err != nil || !res.Repeat {
+				t.Errorf("retried Run() = %+v, %v; want a repeat", res, err)
+			}
+			if got := fx.count(t); got != tc.want {
+				t.Errorf("stored n after the retry = %d, want %d", got,
+					tc.want)
+			}
 		})
 	}
 }
