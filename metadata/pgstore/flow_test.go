@@ -308,16 +308,16 @@ func (k *killer) fail(err error) {
 // of the update with receipt is one to kill. On the locked path the
 // victim is the one backend idle in a transaction after locking the row;
 // an attempt without one (an update on a hint, whose function runs
-// before its transaction) is let through.
+// before its statement) is let through.
 func (k *killer) kill(receipt string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.left == 0 && k.choose == nil {
 		return
 	}
-	state, like := "idle in transaction", "%FOR NO KEY UPDATE%"
+	state := "idle in transaction"
 	if k.hinted {
-		state, like = "idle", "%"
+		state = "idle"
 	}
 
 	// Find the victim, then terminate it if it is one to kill.
@@ -325,8 +325,8 @@ func (k *killer) kill(receipt string) {
 	var pids []int32
 	err := k.admin.QueryRow(ctx, `
 		SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
-		WHERE application_name = $1 AND state = $2 AND query LIKE $3`,
-		k.app, state, like).Scan(&pids)
+		WHERE application_name = $1 AND state = $2`,
+		k.app, state).Scan(&pids)
 	switch {
 	case err != nil:
 	case len(pids) == 0 && !k.hinted:

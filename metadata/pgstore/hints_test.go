@@ -298,3 +298,65 @@ func TestHintsManyReceipts(t *testing.T) {
 			counter(t, s, "u"), receipts)
 	}
 }
+
+// TestHintsSameReceipt runs two updates of one receipt at once, from two
+// replicas, on a hint or on the locked path: one applies, the other is
+// a duplicate, every time.
+func TestHintsSameReceipt(t *testing.T) {
+	const rounds = 50
+	tests := []struct {
+		name         string
+		hintA, hintB bool // whether each replica calls HasReceipt first
+	}{
+		{"both on a hint", true, true},
+		{"a hint and the lock", true, false},
+		{"both on the lock", false, false},
+	}
+	ctx := context.Background()
+	pool := connect(t, nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tables(t, pool)
+			a, b := newStore(t, pool, opts), newStore(t, pool, opts)
+			put(t, a, "u", nil)
+
+			for i := range rounds {
+				r := fmt.Sprint("r", i)
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for j, s := range []*pgstore.Store{a, b} {
+					hint := []bool{tc.hintA, tc.hintB}[j]
+					wg.Go(func() {
+						if hint {
+							if _, err := s.HasReceipt(ctx, "u", r); err != nil {
+								errs[j] = err
+								return
+							}
+						}
+						errs[j] = s.Update(ctx, "u", r, increment)
+					})
+				}
+				wg.Wait()
+
+				applied, dups := 0, 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						applied++
+					case errors.Is(err, metadata.ErrDuplicate):
+						dups++
+					default:
+						t.Errorf("round %d: Update = %v", i, err)
+					}
+				}
+				if applied != 1 || dups != 1 {
+					t.Errorf("round %d: applied, duplicates = %d, %d; "+
+						"want 1, 1", i, applied, dups)
+				}
+			}
+			if n := counter(t, a, "u"); n != rounds {
+				t.Errorf("n = %d, want %d", n, rounds)
+			}
+		})
+	}
+}

@@ -134,33 +134,28 @@ func (s *Store) check(userID string, cur, patch metadata.Map) error {
 	return nil
 }
 
-// begin opens the transaction, records the receipt if there is one, and
-// returns the user's value, its row locked, decoded and as stored.
+// begin opens the transaction, locks the user's row, records the receipt
+// if there is one, and returns the user's value, decoded and as stored.
+// The row comes first, as in casSQL, so that two updates of one receipt
+// never hold one lock each and wait for the other's.
 func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
 	userID, receipt string) (metadata.Map, []byte, error) {
 
 	b := new(pgx.Batch)
 	b.Queue("begin")
+	b.Queue(s.sql.lock, userID)
 	if receipt != "" {
 		now := s.clock.Now()
 		b.Queue(s.sql.receipt, userID, receipt, now,
 			now.Add(-s.retention))
 	}
-	b.Queue(s.sql.lock, userID)
 	br := conn.SendBatch(ctx, b)
 	defer br.Close()
 
-	// The results come in the order queued.
+	// The results come in the order queued. A missing user leaves a
+	// receipt that the caller's rollback removes.
 	if _, err := br.Exec(); err != nil {
 		return nil, nil, s.fail(userID, err)
-	}
-	recorded := true
-	if receipt != "" {
-		tag, err := br.Exec()
-		if err != nil {
-			return nil, nil, s.fail(userID, err)
-		}
-		recorded = tag.RowsAffected() == 1
 	}
 	var doc []byte
 	err := br.QueryRow().Scan(&doc)
@@ -171,9 +166,15 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
 	if err != nil {
 		return nil, nil, s.fail(userID, err)
 	}
-	if !recorded {
-		return nil, nil, fmt.Errorf("%w: user %q, receipt %q",
-			metadata.ErrDuplicate, userID, receipt)
+	if receipt != "" {
+		tag, err := br.Exec()
+		if err != nil {
+			return nil, nil, s.fail(userID, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return nil, nil, fmt.Errorf("%w: user %q, receipt %q",
+				metadata.ErrDuplicate, userID, receipt)
+		}
 	}
 	if err := br.Close(); err != nil {
 		return nil, nil, s.fail(userID, err)
