@@ -118,15 +118,23 @@ func TestStoreFaults(t *testing.T) {
 		want  int64 // stored n after the run
 		err   error // in the step's error
 		call  error // in the write's recorded call; nil: none recorded
+
+		// retry: the write failed in a way that may pass, so the end
+		// of the session is left unrecorded and running the event
+		// again completes it; after: stored n after that second run.
+		retry bool
+		after int64
 	}{
 		{"update fails", once("s1/count/", failBefore), 0,
-			errInjected, errInjected},
+			errInjected, errInjected, true, 1},
+		// The write's receipt tells the retry it was applied already.
 		{"update applies, then fails", once("s1/count/", failAfter), 1,
-			errInjected, errInjected},
+			errInjected, errInjected, true, 1},
 		// The panic ends the action, which then fails; the write never
-		// returned, so it has no call.
+		// returned, so it has no call, and the run cannot tell that it
+		// failed: the session's end is recorded.
 		{"update panics", once("s1/count/", panics), 0,
-			flow.ErrPanic, nil},
+			flow.ErrPanic, nil, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,15 +169,30 @@ func TestStoreFaults(t *testing.T) {
 				t.Errorf("stored n = %d, want %d", got, tc.want)
 			}
 
-			// The session has ended: the client's retry is a repeat,
-			// and counts nothing.
+			if res.Retry != tc.retry {
+				t.Errorf("Result.Retry = %v, want %v", res.Retry, tc.retry)
+			}
+
+			// Running the event again completes a run to retry, and is
+			// a repeat of one that ended.
+			res, err = fx.runner.Run(t.Context(), event("s1"))
+			if err != nil || res.Repeat == tc.retry || res.Retry {
+				t.Errorf("second Run() = %+v, %v; want Repeat %v and no "+
+					"Retry", res, err, !tc.retry)
+			}
+			if got := fx.count(t); got != tc.after {
+				t.Errorf("stored n after the second run = %d, want %d",
+					got, tc.after)
+			}
+
+			// Either way the session has ended now.
 			res, err = fx.runner.Run(t.Context(), event("s1"))
 			if err != nil || !res.Repeat {
-				t.Errorf("retried Run() = %+v, %v; want a repeat", res, err)
+				t.Errorf("third Run() = %+v, %v; want a repeat", res, err)
 			}
-			if got := fx.count(t); got != tc.want {
-				t.Errorf("stored n after the retry = %d, want %d", got,
-					tc.want)
+			if got := fx.count(t); got != tc.after {
+				t.Errorf("stored n after the third run = %d, want %d",
+					got, tc.after)
 			}
 		})
 	}
@@ -310,11 +333,12 @@ func TestUpdateSlowerThanDeadline(t *testing.T) {
 		name  string
 		fault fault
 		want  int64 // stored n after the run
+		retry bool  // Result.Retry: the write may pass when run again
 	}{
-		{"store gives up at the deadline", hang, 0},
+		{"store gives up at the deadline", hang, 0, true},
 		// The run waits for the store call under way, so that the
 		// step's record is final, then goes on.
-		{"store ignores the deadline and writes late", late, 1},
+		{"store ignores the deadline and writes late", late, 1, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -342,11 +366,21 @@ func TestUpdateSlowerThanDeadline(t *testing.T) {
 					t.Errorf("revoked mismatch (-want +got):\n%s", diff)
 				}
 
-				// The session has ended: a retry is a repeat.
+				if res.Retry != tc.retry {
+					t.Errorf("Result.Retry = %v, want %v", res.Retry,
+						tc.retry)
+				}
+
+				// Running the event again counts the session once,
+				// whichever way the first write went.
 				res, err = fx.runner.Run(t.Context(), event("s1"))
-				if err != nil || !res.Repeat {
-					t.Errorf("retried Run() = %+v, %v; want a repeat",
-						res, err)
+				if err != nil || res.Repeat == tc.retry {
+					t.Errorf("second Run() = %+v, %v; want Repeat %v",
+						res, err, !tc.retry)
+				}
+				if got := fx.count(t); got != 1 {
+					t.Errorf("stored n after the second run = %d, "+
+						"want 1", got)
 				}
 			})
 		})

@@ -154,6 +154,15 @@ type Result struct {
 	// before.
 	Repeat bool
 
+	// Retry is true when a metadata write of an action failed with an
+	// error that may pass (the store was down, slow or cut off; not a
+	// refused patch). The session was revoked as usual, but its end was
+	// not recorded, so that running the same event again applies the
+	// failed write and counts the session: the writes that succeeded
+	// carry receipts and are not applied twice. Run the event again
+	// later, by any trigger that ends the session.
+	Retry bool
+
 	// Steps holds one entry per block, in order.
 	Steps []Step
 
@@ -283,7 +292,11 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // that joins a run of the same session under way in this process, runs
 // nothing and returns a result with Repeat set, and no error (or the
 // error of the run it joined). Metadata writes carry receipts, so that a
-// run retried after a failure does not apply a write twice.
+// run retried after a failure does not apply a write twice. When a
+// write failed in a way that may pass, the session is revoked but its
+// end is not recorded, and the result has [Result.Retry] set: running the
+// same event again applies the failed write, so no session goes
+// uncounted because the store failed once.
 //
 // Run returns an error wrapping [ErrBadEvent] or [ErrNoFlow], and a nil
 // result, when it cannot start; it returns the result and an error
@@ -393,6 +406,15 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 				return res, err
 			}
 		}
+	}
+
+	// A write that may succeed later leaves the session's end
+	// unrecorded, so that a retry of the event counts the session.
+	if res.Retry {
+		r.log(ctx, slog.LevelWarn, "flow: a metadata write failed; the "+
+			"end of the session is not recorded, so that running the "+
+			"event again completes it", ev, "")
+		return res, nil
 	}
 
 	// The session has ended: record it, so that a repeat runs nothing.

@@ -71,6 +71,9 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		s.Calls = rs.calls[a.firstCall:n:n]
 	}
 	s.AlreadyApplied = a.dups
+	if a.werr != nil && mayPass(a.werr) {
+		rs.res.Retry = true
+	}
 	if err == nil && a.werr != nil {
 		err = fmt.Errorf("flow: action %q: a metadata write failed: %w",
 			s.Action, a.werr)
@@ -92,6 +95,20 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		return
 	}
 	s.Status = StatusOK
+}
+
+// mayPass reports whether a failed metadata write may succeed if tried
+// again: not when the store refused the patch or the user, nor when the
+// action misused its API.
+func mayPass(err error) bool {
+	for _, final := range []error{metadata.ErrInvalidPatch,
+		metadata.ErrTooLarge, metadata.ErrUserNotFound, ErrStepOver,
+		ErrNestedWrite} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
 }
 
 // newAPI returns a fresh API for an action step of the run: the one made

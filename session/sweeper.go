@@ -65,9 +65,10 @@ type SweepReport struct {
 	// counted nothing more.
 	Expired, Repeats int
 
-	// Incomplete counts the expired sessions whose flow had an action
-	// fail: they are revoked, but may not be counted (see the BUG note
-	// of [Sweeper.Sweep]).
+	// Incomplete counts the expired sessions whose flow was revoked but
+	// had a metadata write fail in a way that may pass ([flow.Result]
+	// Retry): they stay live, and the next sweep runs their flow again,
+	// which applies the failed write once. They are not in Expired.
 	Incomplete int
 
 	// Active counts the sessions the store found idle but this process
@@ -136,12 +137,6 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		}
 	}
 }
-
-// BUG(logoutflow): A session whose expiry flow ran with a failed action
-// (its metadata write failed) is revoked and marked ended, but not
-// counted: the flow records the end of the session whatever its actions
-// did, so running it again would be a repeat. The sweep counts it in
-// [SweepReport.Incomplete] and logs an error.
 
 // Sweep ends, by the [action.Expire] flow, every live session idle past
 // the limit (or past its absolute lifetime) now, reading the store in
@@ -228,14 +223,15 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 			"tries again", slog.String(LogKeyUserID, r.UserID),
 			slog.String(LogKeySessionID, r.ID), slog.Any(LogKeyError, err))
 		return
-	case res.Repeat:
-		rep.Repeats++
-	case len(res.Failed()) > 0:
+	case res.Retry:
 		rep.Incomplete++
-		s.log(ctx, slog.LevelError, "session: expired, but an action "+
-			"failed; it may not be counted",
+		s.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
+			"write failed; next sweep completes it",
 			slog.String(LogKeyUserID, r.UserID),
 			slog.String(LogKeySessionID, r.ID))
+		return
+	case res.Repeat:
+		rep.Repeats++
 	}
 	rep.Expired++
 }

@@ -268,7 +268,10 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 // (see [flow.Runner.Run]) the session stays live and End can be called
 // again; it counts once. When only marking it ended fails, End returns
 // the result and the error: the session has been counted and revoked,
-// and a later sweep finds it, runs nothing, and marks it.
+// and a later sweep finds it, runs nothing, and marks it. When the
+// flow revoked the session but a metadata write failed in a way that may
+// pass ([flow.Result] Retry), the session stays live too, and the
+// sweeper's next run of the expiry flow applies the write, once.
 func (t *Tracker) End(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*flow.Result, error) {
 
@@ -328,6 +331,16 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 	if err != nil {
 		return res, fmt.Errorf("session: ending %q by %s: %w", e.id,
 			trigger, err)
+	}
+
+	// A figures write that may pass left the session's end unrecorded:
+	// keep the session live, so that the sweeper runs its flow again
+	// and counts it. It was revoked, so no request touches it.
+	if res.Retry {
+		t.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
+			"write failed; kept for the sweeper to complete", e,
+			slog.String(LogKeyTrigger, string(trigger)))
+		return res, nil
 	}
 
 	// The session has ended: no touch brings it back, here or in the
