@@ -41,7 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/metadata"
@@ -136,8 +136,8 @@ const (
 // Attribute keys of the action's logs, besides the app_metadata keys the
 // summary uses for its figures.
 const (
-	attrValue    = "last_login_at" // the unparseable JSON text, clipped
-	attrActive   = "last_active_at"
+	attrValue    = "last_login_at_shape" // the unparseable JSON's shape
+	attrActive   = "last_active_at_shape"
 	attrMeasured = "measured_sec" // the session before it was cut to 0
 	attrMin      = "min_sec"
 	attrKey      = "key"  // the app_metadata key of a bad figure
@@ -147,8 +147,8 @@ const (
 // logoutLayout is how [KeyLastLogoutAt] is written: UTC, milliseconds, 'Z'.
 const logoutLayout = "2006-01-02T15:04:05.000Z"
 
-// maxLoggedValue is how much of an unparseable last_login_at a warning
-// quotes, in bytes.
+// maxLoggedValue is how many characters of an unparseable timestamp's
+// shape a warning shows.
 const maxLoggedValue = 64
 
 // New returns the track-logout-stats action, for every session-end
@@ -209,7 +209,7 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 		api.Log(slog.LevelWarn, msgMissing)
 	case err != nil:
 		api.Log(slog.LevelWarn, msgBadLogin,
-			slog.String(attrValue, clip(ev.User.LastLoginAt.Raw())))
+			slog.String(attrValue, shape(ev.User.LastLoginAt.Raw())))
 	}
 	end, known := useEnded(ev, trigger, now, api)
 	measured := err == nil && known
@@ -226,7 +226,7 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 
 	// Add to the figures stored at the moment of the write, not to the
 	// event's snapshot, so that concurrent logouts all count.
-	var stamp [len(logoutLayout)]byte
+	var stamp [64]byte // AppendFormat needs room beyond the result
 	u := &update{
 		lastLogout: string(now.UTC().AppendFormat(stamp[:0], logoutLayout)),
 		duration:   duration,
@@ -280,13 +280,13 @@ func useEnded(ev *action.Event, trigger action.Trigger, now time.Time,
 		return now, true
 	case trigger == action.Revoke:
 		api.Log(slog.LevelWarn, msgBadRevoke,
-			slog.String(attrActive, clip(ev.Session.LastActiveAt.Raw())))
+			slog.String(attrActive, shape(ev.Session.LastActiveAt.Raw())))
 		return now, true
 	case errors.Is(err, action.ErrMissingTime):
 		api.Log(slog.LevelWarn, msgNoActive)
 	default:
 		api.Log(slog.LevelWarn, msgBadActive,
-			slog.String(attrActive, clip(ev.Session.LastActiveAt.Raw())))
+			slog.String(attrActive, shape(ev.Session.LastActiveAt.Raw())))
 	}
 	return time.Time{}, false
 }
@@ -433,16 +433,35 @@ func addSat(a, b int64) int64 {
 	return a + b
 }
 
-// clip cuts s to maxLoggedValue bytes on a character boundary.
-func clip(s string) string {
-	if len(s) <= maxLoggedValue {
-		return s
+// shape describes an unparseable timestamp's JSON text without its
+// content, which may be anything, personal data included: each digit
+// becomes '9', each letter 'a' or 'A' by its case, any other non-ASCII
+// character '?', and the rest (punctuation, quotes, spaces) stays, cut
+// to maxLoggedValue characters. "2026-05-20" shows as "9999-99-99" and
+// "alice@example.com" as "aaaaa@aaaaaaa.aaa": enough to tell a format
+// slip, nothing to tell who.
+func shape(raw string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range raw {
+		if n == maxLoggedValue {
+			b.WriteString("...")
+			break
+		}
+		n++
+		switch {
+		case unicode.IsDigit(c):
+			c = '9'
+		case unicode.IsUpper(c):
+			c = 'A'
+		case unicode.IsLetter(c):
+			c = 'a'
+		case c > unicode.MaxASCII:
+			c = '?'
+		}
+		b.WriteRune(c)
 	}
-	i := maxLoggedValue
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "..."
+	return b.String()
 }
 
 // Figures are a user's session figures as read back from app_metadata.

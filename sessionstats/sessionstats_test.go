@@ -312,18 +312,20 @@ func TestLastLoginAtUnparseable(t *testing.T) {
 		wantValue string // quoted in the warning; "" for missing
 	}{
 		{"empty string", `""`, `""`},
-		{"garbage", `"garbage"`, `"garbage"`},
+		{"garbage", `"garbage"`, `"aaaaaaa"`},
 		{"impossible date", `"2026-02-30T08:00:00Z"`,
-			`"2026-02-30T08:00:00Z"`},
-		{"date alone", `"2026-05-20"`, `"2026-05-20"`},
-		{"zero string", `"0"`, `"0"`},
-		{"number 0", `0`, `0`},
-		{"unix millis", `1779264000000`, `1779264000000`},
-		{"true", `true`, `true`},
+			`"9999-99-99A99:99:99A"`},
+		{"date alone", `"2026-05-20"`, `"9999-99-99"`},
+		{"zero string", `"0"`, `"9"`},
+		{"number 0", `0`, `9`},
+		{"unix millis", `1779264000000`, `9999999999999`},
+		{"true", `true`, `aaaa`},
 		{"object", `{}`, `{}`},
 		{"array", `[]`, `[]`},
-		{"newline", `"2026-05-20T08:00:00Z\n"`, `"2026-05-20T08:00:00Z\n"`},
-		{"long value clipped", long, long[:64] + "..."},
+		{"newline", `"2026-05-20T08:00:00Z\n"`, `"9999-99-99A99:99:99A\a"`},
+		{"long value clipped", long, `"` + strings.Repeat("a", 63) + "..."},
+		{"personal data hidden", `"Zoë <zoe@example.com>"`,
+			`"Aaa <aaa@aaaaaaa.aaa>"`},
 		{"null is missing", `null`, ""},
 	}
 	for _, tc := range tests {
@@ -333,7 +335,7 @@ func TestLastLoginAtUnparseable(t *testing.T) {
 			warning := logCall(slog.LevelWarn, msgMissing)
 			if tc.wantValue != "" {
 				warning = logCall(slog.LevelWarn, msgBadLogin,
-					slog.String("last_login_at", tc.wantValue))
+					slog.String("last_login_at_shape", tc.wantValue))
 			}
 			want := []action.Call{
 				warning,

@@ -249,14 +249,14 @@ func TestRuns(t *testing.T) {
 					"session_count": 1, "total_session_seconds": 3600}}`,
 		},
 		{
-			name: "an unparseable last_login_at is quoted in the warning",
+			name: "an unparseable last_login_at's shape is in the warning",
 			args: []string{tls},
 			stdin: event(`"2026-05-20T08:00:00Z\nlevel=ERROR msg=forged"`,
 				`{}`),
 			wantOut: `{"calls": [
 				{"api": "log", "level": "warn",
 				 "message": "last_login_at unparseable: session recorded as 0 s",
-				 "attrs": {"last_login_at": "\"2026-05-20T08:00:00Z\\nlevel=ERROR msg=forged\""}},
+				 "attrs": {"last_login_at_shape": "\"9999-99-99A99:99:99A\\aaaaaa=AAAAA aaa=aaaaaa\""}},
 				{"api": "user.setAppMetadata", "patch": {
 					"last_logout_at": "2026-06-01T12:00:00.000Z",
 					"last_session_duration_sec": 0,
