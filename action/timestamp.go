@@ -27,8 +27,15 @@ type Timestamp struct {
 	raw   string // the JSON text received, when not from a time.Time
 }
 
-// At returns the Timestamp of t.
-func At(t time.Time) Timestamp { return Timestamp{t: t, valid: true} }
+// At returns the Timestamp of t. The zero time.Time, which a login time
+// left unset holds, gives the absent Timestamp: it is year 1, never a
+// real sign-in, and counting from it would add two thousand years.
+func At(t time.Time) Timestamp {
+	if t.IsZero() {
+		return Timestamp{}
+	}
+	return Timestamp{t: t, valid: true}
+}
 
 // IsZero reports whether the timestamp is absent. A timestamp decoded from
 // JSON null is not absent, but its [Timestamp.Time] reports it missing.

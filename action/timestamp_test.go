@@ -279,6 +279,19 @@ func TestTimestampAt(t *testing.T) {
 	}
 }
 
+// TestTimestampAtZero checks that a login time left unset is absent, not
+// a session begun in year 1.
+func TestTimestampAtZero(t *testing.T) {
+	ts := action.At(time.Time{})
+	if !ts.IsZero() {
+		t.Errorf("At(time.Time{}).IsZero() = false, want true")
+	}
+	if _, err := ts.Time(); !errors.Is(err, action.ErrMissingTime) {
+		t.Errorf("At(time.Time{}).Time() error = %v, want ErrMissingTime",
+			err)
+	}
+}
+
 // FuzzParseTime checks ParseTime against the standard library where both
 // read the same text, and that what it accepts it reads back from its own
 // output.
