@@ -163,6 +163,8 @@ func TestNewRunnerRequiresStoreAndRevoker(t *testing.T) {
 	}{
 		{"no store", flow.Options{Revoker: fx.rev}, flow.ErrNoStore},
 		{"no revoker", flow.Options{Store: fx.store}, flow.ErrNoRevoker},
+		{"nil RevokerFunc", flow.Options{Store: fx.store,
+			Revoker: flow.RevokerFunc(nil)}, flow.ErrNoRevoker},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,9 @@ const DefaultTimeout = 5 * time.Second
 
 // Revoker ends sessions for the auth server: the RevokeSession block
 // calls it. It must be safe for concurrent use, and revoking a session
-// that has already ended must succeed.
+// that has already ended must succeed. It gets the context given to
+// [Runner.Run], with no deadline of the runner's own, and should return
+// when that context ends.
 type Revoker interface {
 	Revoke(ctx context.Context, userID, sessionID string) error
 }
@@ -46,7 +48,9 @@ type Options struct {
 	// Logger receives the runner's and the actions' logs; nil is silent.
 	Logger *slog.Logger
 
-	// Timeout is the deadline of each action; zero means DefaultTimeout.
+	// Timeout is the deadline of each action; zero or less means
+	// DefaultTimeout. The revoker runs under the caller's context alone:
+	// give Run a context with a deadline to bound it.
 	Timeout time.Duration
 }
 
@@ -224,7 +228,8 @@ func NewRunner(opts Options) (*Runner, error) {
 	if opts.Store == nil {
 		return nil, ErrNoStore
 	}
-	if opts.Revoker == nil {
+	if f, ok := opts.Revoker.(RevokerFunc); opts.Revoker == nil ||
+		ok && f == nil {
 		return nil, ErrNoRevoker
 	}
 	r := &Runner{
