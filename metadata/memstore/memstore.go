@@ -3,10 +3,11 @@
 // run against.
 //
 // Each user has a lock of its own, so updates of different users never
-// wait for one another, and an update of one user calls its function
-// once: in one process there is no conflict to retry. Stored maps are
-// never changed once stored (every write stores a new map), which lets
-// [Store.Update] hand the stored map to its function without a copy.
+// wait for one another. [Store.Update] holds it only to read the stored
+// value and to store the new one: the update function runs unlocked, on
+// a copy, and runs again when another write of the user landed in
+// between. Stored maps are never changed once stored (every write stores
+// a new map).
 //
 // Receipts are kept for a retention period set by [Options.Retention]
 // and dated by [Options.Clock]; the memory they take stays bounded by
@@ -77,8 +78,10 @@ type shard struct {
 type user struct {
 	mu sync.Mutex
 
-	// data is never changed once stored: a write replaces it whole.
-	data metadata.Map
+	// data is never changed once stored: a write replaces it whole,
+	// and counts one more version.
+	data    metadata.Map
+	version uint64
 
 	receipts receipts
 }
@@ -137,6 +140,7 @@ func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 	if ok {
 		u.mu.Lock()
 		u.data = data
+		u.version++
 		u.mu.Unlock()
 	}
 	return nil
@@ -160,10 +164,11 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 	return metadata.Clone(data), nil
 }
 
-// Update implements [metadata.Store.Update]. It calls fn once, under the
-// user's lock, with the stored map itself, which fn must not change.
-// A context that ends before the write is stored makes Update return its
-// error, wrapped, and store nothing.
+// Update implements [metadata.Store.Update]. It calls fn with no lock
+// held, on a copy of the stored map, once when no other write of the
+// user lands while fn runs, and again on the fresher value when one
+// does. A context that ends before the write is stored makes Update
+// return its error, wrapped, and store nothing.
 func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update %q: %w", userID, err)
@@ -185,45 +190,64 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 	return err
 }
 
-// update is Update under the user's lock. It reports whether it
+// update is Update for the user's record u. It reports whether it
 // recorded the receipt.
+//
+// fn runs with no lock held, on a copy of the stored value: a slow or
+// stuck function holds up no other write of the user, and one that
+// changes its argument changes nothing stored. The write then lands only
+// if no other write landed meanwhile; if one did, fn runs again on the
+// fresher value, as [metadata.UpdateFunc] allows.
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 	fn metadata.UpdateFunc, now int64) (bool, error) {
 
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	for {
+		// Read the value, unless the receipt says the write was applied
+		// already.
+		u.mu.Lock()
+		if receipt != "" && u.receipts.has(receipt, now, s.retention) {
+			u.mu.Unlock()
+			return false, fmt.Errorf("%w: user %q, receipt %q",
+				metadata.ErrDuplicate, userID, receipt)
+		}
+		stored, version := u.data, u.version
+		u.mu.Unlock()
 
-	// A receipt seen within the retention period means the write was
-	// applied already.
-	if receipt != "" && u.receipts.has(receipt, now, s.retention) {
-		return false, fmt.Errorf("%w: user %q, receipt %q",
-			metadata.ErrDuplicate, userID, receipt)
-	}
+		// Compute and check the new value; fn's error goes back as it
+		// is.
+		patch, err := fn(metadata.Clone(stored))
+		if err != nil {
+			return false, err
+		}
+		data := stored
+		if len(patch) > 0 {
+			data, err = metadata.Apply(stored, patch, s.lim)
+			if err != nil {
+				return false, fmt.Errorf("memstore: update %q: %w",
+					userID, err)
+			}
+		}
 
-	// Compute and check the new value; fn's error goes back as it is.
-	patch, err := fn(u.data)
-	if err != nil {
-		return false, err
-	}
-	data := u.data
-	if len(patch) > 0 {
-		if data, err = metadata.Apply(u.data, patch, s.lim); err != nil {
+		// The caller may have given up while fn ran: then store nothing.
+		if err := ctx.Err(); err != nil {
 			return false, fmt.Errorf("memstore: update %q: %w", userID, err)
 		}
-	}
 
-	// The caller may have given up while fn ran: then store nothing.
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("memstore: update %q: %w", userID, err)
+		// Store the value and its receipt in one locked step, unless
+		// another write got there first: then compute again.
+		u.mu.Lock()
+		if u.version != version {
+			u.mu.Unlock()
+			continue
+		}
+		u.data = data
+		u.version++
+		if receipt != "" {
+			u.receipts.add(receipt, now, s.retention)
+		}
+		u.mu.Unlock()
+		return receipt != "", nil
 	}
-
-	// Store the value and its receipt in the same locked step.
-	u.data = data
-	if receipt == "" {
-		return false, nil
-	}
-	u.receipts.add(receipt, now, s.retention)
-	return true, nil
 }
 
 // sweep drops the receipts older than the retention period of every
