@@ -66,7 +66,7 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 
 	// The step is over: an abandoned action can no longer write, and
 	// what it did is final.
-	a.close()
+	a.close(r.timeout)
 	if n := len(rs.calls); n > a.firstCall {
 		s.Calls = rs.calls[a.firstCall:n:n]
 	}
@@ -218,10 +218,15 @@ type stepAPI struct {
 	// step lasts. writing is set while a store call is under way; close
 	// then makes ended, which the write closes once it has recorded its
 	// call.
-	mu       sync.Mutex
-	closed   bool
-	writing  bool
-	ended    chan struct{}
+	mu      sync.Mutex
+	closed  bool
+	writing bool
+	ended   chan struct{}
+
+	// abandoned is set when close stopped waiting for the write under
+	// way: that write then records nothing.
+	abandoned bool
+
 	dups     int   // writes found already applied
 	werr     error // the first write that failed
 	finished bool  // the action has returned,
@@ -288,7 +293,14 @@ func (a *stepAPI) append(c action.Call) {
 // wrote is then stored, and recorded, before the next block runs. (It
 // waits on a channel, not on wmu, so that a test's synctest bubble sees
 // the wait as durable and moves its fake clock on.)
-func (a *stepAPI) close() {
+//
+// It waits grace at most. A write still under way then (a store that
+// ignores its context, an update function stuck in its own code) is
+// abandoned: its call goes unrecorded, and it counts as a failed write
+// that may pass, so that the run leaves the session's end unrecorded;
+// if the write lands later, its receipt keeps a retry from applying it
+// twice.
+func (a *stepAPI) close(grace time.Duration) {
 	a.mu.Lock()
 	a.closed = true
 	if a.writing {
@@ -296,8 +308,24 @@ func (a *stepAPI) close() {
 	}
 	ended := a.ended
 	a.mu.Unlock()
-	if ended != nil {
-		<-ended
+	if ended == nil {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-ended:
+	case <-t.C:
+		a.mu.Lock()
+		if a.writing {
+			a.abandoned = true
+			if a.werr == nil {
+				a.werr = fmt.Errorf("flow: action %q: a metadata write "+
+					"was still under way %v after the step ended: %w",
+					a.name, grace, context.DeadlineExceeded)
+			}
+		}
+		a.mu.Unlock()
 	}
 }
 
@@ -383,6 +411,12 @@ func (a *stepAPI) recordWrite(receipt string, patch, applied metadata.Map,
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+
+	// A write the step gave up waiting for records nothing: the run has
+	// moved on, and its calls belong to later steps now.
+	if a.abandoned {
+		return err
+	}
 
 	// A receipt already recorded means an earlier run stored this write:
 	// it succeeded.

@@ -1,0 +1,80 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// TestStuckUpdateFunction has an action whose update function blocks in
+// its own code, ignoring every context. The logout still ends, one
+// timeout after the action's deadline, with the session revoked, the
+// step failed and the run marked for a retry; and once the function is
+// released, a retry counts the session once. (That a stuck function
+// holds up no other write of the user is memstore's test.)
+func TestStuckUpdateFunction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var stuck atomic.Bool
+		stuck.Store(true)
+		block := func(cur metadata.Map) (metadata.Map, error) {
+			if stuck.Load() {
+				<-release
+			}
+			return increment(cur)
+		}
+		fx := setup(t, flow.Options{Timeout: time.Second},
+			fnAction("count", func(ctx context.Context, _ *action.Event,
+				api action.API) error {
+				return api.User().UpdateAppMetadata(ctx, block)
+			}))
+		fx.publish(t, "count")
+
+		start := time.Now()
+		res, err := fx.runner.Run(t.Context(), event("s1"))
+		if err != nil {
+			t.Fatalf("Run() error = %v", err)
+		}
+		if got, want := time.Since(start), 2*time.Second; got != want {
+			t.Errorf("Run() took %v, want %v (deadline, then as long "+
+				"again for the write)", got, want)
+		}
+		want := []stepSummary{failed("count"), revoked}
+		if diff := cmp.Diff(want, summarize(res)); diff != "" {
+			t.Errorf("steps mismatch (-want +got):\n%s", diff)
+		}
+		if err := stepErr(t, res, "count"); !errors.Is(err,
+			context.DeadlineExceeded) {
+			t.Errorf("step error = %v, want DeadlineExceeded", err)
+		}
+		if !res.Retry {
+			t.Errorf("Result.Retry = false, want true")
+		}
+
+		// Released, the stuck function's write gives up: its context
+		// ended. A retry then counts the session, once.
+		stuck.Store(false)
+		close(release)
+		synctest.Wait()
+		res, err = fx.runner.Run(t.Context(), event("s1"))
+		if err != nil || res.Repeat || res.Retry || len(res.Failed()) != 0 {
+			t.Fatalf("retried Run() = %+v, %v; want a full run", res, err)
+		}
+		if got := fx.count(t); got != 1 {
+			t.Errorf("stored n = %d, want 1", got)
+		}
+		if diff := cmp.Diff([]string{"u1/s1", "u1/s1"},
+			fx.revoked()); diff != "" {
+			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
