@@ -288,10 +288,11 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // logged and recorded in the result, and the flow goes on. The session
 // is revoked after every action, so whatever they wrote is stored first.
 // An action past its deadline is abandoned, but a store call it has
-// under way is waited for, so that the step's record is final and its
-// write, if any, stored before the next block: the deadline holds as
-// long as the store honours its context, as both stores of this module
-// do.
+// under way is waited for, one more timeout at most, so that the step's
+// record is final and its write, if any, stored before the next block. A
+// write still under way then (a store that ignores its context, an
+// update function stuck in its own code) is abandoned too, and the run
+// sets [Result.Retry].
 //
 // A session counts once: a run for a session that has already ended, or
 // that joins a run of the same session under way in this process, runs
