@@ -396,6 +396,12 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		s.Block, s.Kind = i+1, b.kind()
 		if e := p.flow.entries[i]; e != nil {
 			s.Action = e.Action().Name
+
+			// Enabled switches are read once, as the run starts: a
+			// switch moved during the run applies from the next one.
+			if !e.Enabled() {
+				s.Status = StatusSkipped
+			}
 		}
 	}
 	for i, b := range blocks {

@@ -19,8 +19,8 @@ import (
 func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	e *action.Entry, s *Step, rs *runState) {
 
-	// A disabled action is skipped, from the run after its switch moved.
-	if !e.Enabled() {
+	// An action disabled when the run started is skipped.
+	if s.Status == StatusSkipped {
 		s.Status = StatusSkipped
 		r.log(ctx, slog.LevelDebug, "flow: action disabled; skipped", ev,
 			s.Action, slog.Int(LogKeyBlock, s.Block))

@@ -78,3 +78,37 @@ func TestStuckUpdateFunction(t *testing.T) {
 		}
 	})
 }
+
+// TestSwitchMovedDuringRun turns the second action off from inside the
+// first: the run under way still runs it, and the next run skips it.
+func TestSwitchMovedDuringRun(t *testing.T) {
+	var fx *fixture
+	fx = setup(t, flow.Options{},
+		fnAction("switch-off", func(context.Context, *action.Event,
+			action.API) error {
+			return fx.reg.SetEnabled("count", false)
+		}),
+		counter("count"))
+	fx.publish(t, "switch-off", "count")
+
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	want := []stepSummary{ok("switch-off"), ok("count"), revoked}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("first run's steps mismatch (-want +got):\n%s", diff)
+	}
+
+	res, err = fx.runner.Run(t.Context(), event("s2"))
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	want = []stepSummary{ok("switch-off"), skipped("count"), revoked}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("next run's steps mismatch (-want +got):\n%s", diff)
+	}
+	if got := fx.count(t); got != 1 {
+		t.Errorf("stored n = %d, want 1", got)
+	}
+}
