@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/session"
 	"github.com/logoutflow/logoutflow/sessionstats"
 )
@@ -65,11 +67,11 @@ func TestExpiryCountsToLastActivity(t *testing.T) {
 
 		// The logout that follows counts nothing more, whether it goes
 		// through the tracker or straight to the runner.
-		_, err = fx.tracker.End(t.Context(), "s1", action.Logout)
-		if !errors.Is(err, session.ErrUnknown) {
-			t.Errorf("End(logout) error = %v, want ErrUnknown", err)
+		res, err := fx.tracker.End(t.Context(), "s1", action.Logout)
+		if err != nil || res == nil || !res.Repeat {
+			t.Errorf("End(logout) = %+v, %v; want a repeat", res, err)
 		}
-		res, err := fx.runner.Run(t.Context(), &action.Event{
+		res, err = fx.runner.Run(t.Context(), &action.Event{
 			Trigger: action.Logout,
 			User:    action.User{ID: "u1", LastLoginAt: action.At(t0)},
 			Session: action.Session{ID: "s1"},
@@ -253,3 +255,152 @@ func sameStamp(a, b action.Timestamp) bool {
 	jb, errb := json.Marshal(b)
 	return erra == nil && errb == nil && string(ja) == string(jb)
 }
+
+// TestEndAfterTheEnd ends a session that has already ended, or that the
+// tracker never knew. An ended session is a repeat with no error,
+// whatever ended it; only a session neither memory nor the store knows
+// is ErrUnknown, with no result.
+func TestEndAfterTheEnd(t *testing.T) {
+	repeat := &flow.Result{Trigger: action.Logout, Repeat: true}
+	tests := []struct {
+		name string
+		// prepare readies the fixture and returns the tracker to end
+		// s1 through.
+		prepare func(t *testing.T, fx *fixture) *session.Tracker
+		want    *flow.Result
+		wantErr error
+		counted int64 // u1's sessions counted in the end
+	}{
+		{"expired by the sweeper", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			fx.clk.Add(time.Hour)
+			sw, err := session.NewSweeper(fx.tracker,
+				session.SweeperOptions{})
+			if err != nil {
+				t.Fatalf("NewSweeper: %v", err)
+			}
+			if rep, err := sw.Sweep(t.Context()); err != nil ||
+				rep.Expired != 1 {
+				t.Fatalf("Sweep() = %+v, %v; want 1 expired", rep, err)
+			}
+			return fx.tracker
+		}, repeat, nil, 1},
+		{"ended by EndAll", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			if n, err := fx.tracker.EndAll(t.Context(), "u1",
+				action.Revoke); n != 1 || err != nil {
+				t.Fatalf("EndAll() = %d, %v; want 1, nil", n, err)
+			}
+			return fx.tracker
+		}, repeat, nil, 1},
+		{"logged out already", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			mustEnd(t, fx.tracker, "s1")
+			return fx.tracker
+		}, repeat, nil, 1},
+		{"ended, but the store missed it", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			fx.sessions.failEnd = map[string]bool{"s1": true}
+			res, err := fx.tracker.End(t.Context(), "s1", action.Logout)
+			if res == nil || !errors.Is(err, session.ErrNotMarked) ||
+				!errors.Is(err, errInjected) {
+				t.Fatalf("End() = %+v, %v; want a result and "+
+					"ErrNotMarked", res, err)
+			}
+			return fx.tracker
+		}, repeat, nil, 1},
+		{"ended by another process, seen here", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			mustEnd(t, fx.other(t, fx.sessions), "s1")
+			return fx.tracker
+		}, repeat, nil, 1},
+		{"ended by another process, never seen here", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			other := fx.other(t, fx.sessions)
+			if err := other.Start(t.Context(), "u1", "s1"); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			mustEnd(t, other, "s1")
+			return fx.tracker
+		}, repeat, nil, 1},
+		{
+			// The store cannot say it ended, but this process saw it
+			// live: the runner says it is a repeat.
+			"store is no Finder, seen here", func(t *testing.T,
+				fx *fixture) *session.Tracker {
+				tr := fx.other(t, noFinder{fx.sessions})
+				if err := tr.Start(t.Context(), "u1", "s1"); err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				mustEnd(t, fx.tracker, "s1")
+				return tr
+			}, repeat, nil, 1,
+		},
+		{"store is no Finder, never seen here", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			mustEnd(t, fx.tracker, "s1")
+			return fx.other(t, noFinder{fx.sessions})
+		}, nil, session.ErrUnknown, 1},
+		{"forgotten after the retention", func(t *testing.T,
+			fx *fixture) *session.Tracker {
+			fx.start(t, "u1", "s1")
+			mustEnd(t, fx.tracker, "s1")
+			fx.clk.Add(session.DefaultRetention + time.Hour)
+			return fx.tracker
+		}, nil, session.ErrUnknown, 1},
+		{"never started", func(_ *testing.T,
+			fx *fixture) *session.Tracker {
+			return fx.tracker
+		}, nil, session.ErrUnknown, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := setup(t, session.Options{}, "u1")
+			tr := tc.prepare(t, fx)
+			got, err := tr.End(t.Context(), "s1", action.Logout)
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("End() error = %v, want %v", err, tc.wantErr)
+			}
+			// A repeat the runner made carries its flow's version.
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(
+				flow.Result{}, "Version")); diff != "" {
+				t.Errorf("End() result mismatch (-want +got):\n%s", diff)
+			}
+			if got := fx.figures(t, "u1").SessionCount; got != tc.counted {
+				t.Errorf("session count = %d, want %d", got, tc.counted)
+			}
+		})
+	}
+}
+
+// mustEnd ends the session by Logout, failing the test on an error.
+func mustEnd(tb testing.TB, tr *session.Tracker, sid string) {
+	tb.Helper()
+	if res, err := tr.End(context.Background(), sid,
+		action.Logout); err != nil || res == nil {
+		tb.Fatalf("End(%q) = %+v, %v; want a result", sid, res, err)
+	}
+}
+
+// other returns a tracker of another process: the fixture's runner and
+// clock, on store.
+func (fx *fixture) other(tb testing.TB,
+	store session.Store) *session.Tracker {
+
+	tb.Helper()
+	tr, err := session.NewTracker(session.Options{Runner: fx.runner,
+		Store: store, Clock: fx.clk})
+	if err != nil {
+		tb.Fatalf("NewTracker: %v", err)
+	}
+	return tr
+}
+
+// noFinder is a session store that cannot read an ended session.
+type noFinder struct{ session.Store }

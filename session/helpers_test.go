@@ -257,6 +257,16 @@ func (s *faultSessions) List(ctx context.Context,
 	return recs, err
 }
 
+// Find forwards to the store it wraps, when that is a [session.Finder].
+func (s *faultSessions) Find(ctx context.Context,
+	id string) (session.Record, bool, error) {
+
+	if f, ok := s.Store.(session.Finder); ok {
+		return f.Find(ctx, id)
+	}
+	return session.Record{}, false, nil
+}
+
 // writes returns the number of Puts so far.
 func (s *faultSessions) writes() int {
 	s.mu.Lock()

@@ -97,3 +97,54 @@ func TestTwoReplicasSweep(t *testing.T) {
 		t.Errorf("live sessions = %d, want none", len(got))
 	}
 }
+
+// TestEndRacingEndAllAndSweep logs out each of a user's 50 idle sessions
+// while a sweep expires them and a "sign out everywhere" revokes them:
+// every End succeeds with a result, and every session counts once. (A
+// repeat that joined a run under way carries that run's steps, so the
+// count, not the recorded writes, says what counted.)
+func TestEndRacingEndAllAndSweep(t *testing.T) {
+	const n = 50
+	fx := setup(t, session.Options{}, "u1")
+	sids := make([]string, n)
+	for i := range sids {
+		sids[i] = fmt.Sprintf("s%02d", i)
+		fx.start(t, "u1", sids[i])
+	}
+	fx.clk.Add(time.Hour)
+	sw, err := session.NewSweeper(fx.tracker, session.SweeperOptions{
+		BatchSize: 7})
+	if err != nil {
+		t.Fatalf("NewSweeper: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := sw.Sweep(t.Context()); err != nil {
+			t.Errorf("Sweep() error: %v", err)
+		}
+	})
+	wg.Go(func() {
+		if _, err := fx.tracker.EndAll(t.Context(), "u1",
+			action.Revoke); err != nil {
+			t.Errorf("EndAll() error: %v", err)
+		}
+	})
+	for _, sid := range sids {
+		wg.Go(func() {
+			res, err := fx.tracker.End(t.Context(), sid, action.Logout)
+			if err != nil || res == nil {
+				t.Errorf("End(%q) = %+v, %v; want a result, no error",
+					sid, res, err)
+			}
+		})
+	}
+	wg.Wait()
+
+	if got := fx.figures(t, "u1").SessionCount; got != n {
+		t.Errorf("session count = %d, want %d", got, n)
+	}
+	if got := fx.live(t); len(got) != 0 {
+		t.Errorf("live sessions = %v, want none", got)
+	}
+}

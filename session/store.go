@@ -68,6 +68,21 @@ type Store interface {
 	List(ctx context.Context, q Query) ([]Record, error)
 }
 
+// Finder is a [Store] that can also read a session that has ended, so
+// that a [Tracker] tells a session that ended from one it never knew:
+// [Tracker.End] of a session ended by the sweeper, by [Tracker.EndAll]
+// or by another process is then a repeat, not an error. [MemStore] is
+// one; a store shared by several processes should be one too. A wrapper
+// of a store should forward Find, or the tracker cannot see it.
+type Finder interface {
+	Store
+
+	// Find returns the session of that ID, live or ended (its Ended is
+	// then not zero), and whether the store has it: false for a session
+	// never stored, or forgotten since it ended.
+	Find(ctx context.Context, id string) (Record, bool, error)
+}
+
 // Errors of this package, wrapped with context. Test for them with
 // [errors.Is].
 var (
@@ -77,12 +92,21 @@ var (
 	ErrBadInput = errors.New("session: bad input")
 
 	// ErrUnknown is returned for a session that this process and the
-	// store do not know as live: never started, or already ended.
+	// store do not know as live: never started, or already ended. By
+	// [Tracker.End], only for one they do not know at all: never
+	// started, or forgotten since it ended; an ended session they know
+	// is a repeat, with no error.
 	ErrUnknown = errors.New("session: unknown or ended session")
 
 	// ErrEnded is returned for a session known to have ended: a touch
 	// after the end never brings it back.
 	ErrEnded = errors.New("session: session has ended")
+
+	// ErrNotMarked is returned, with a result, when a session's flow
+	// ended it (counted and revoked: the user is signed out) but the
+	// store could not mark it ended; a later sweep marks it.
+	ErrNotMarked = errors.New("session: ended, but not marked ended " +
+		"in the store")
 )
 
 // DefaultRetention is how long a [MemStore] remembers an ended session
@@ -115,7 +139,7 @@ type MemStore struct {
 	recs map[string]*Record
 }
 
-var _ Store = (*MemStore)(nil)
+var _ Finder = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore(opts MemStoreOptions) *MemStore {
@@ -168,6 +192,28 @@ func (m *MemStore) Put(ctx context.Context, r Record) error {
 	}
 	cur.Ended = r.Ended
 	return nil
+}
+
+// Find implements [Finder.Find]. An ended session is found until the
+// retention period has passed since its end.
+func (m *MemStore) Find(ctx context.Context, id string) (Record, bool,
+	error) {
+
+	if err := ctx.Err(); err != nil {
+		return Record{}, false, fmt.Errorf("session: find %q: %w", id, err)
+	}
+	forget := m.clock.Now().Add(-m.retention)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.recs[id]
+	switch {
+	case !ok:
+		return Record{}, false, nil
+	case !r.Ended.IsZero() && r.Ended.Before(forget):
+		delete(m.recs, id)
+		return Record{}, false, nil
+	}
+	return *r, true, nil
 }
 
 // List implements [Store.List]. It forgets the ended sessions older than

@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
 )
 
 // Defaults of [SweeperOptions].
@@ -82,7 +84,10 @@ type SweepReport struct {
 }
 
 // NewSweeper returns a sweeper of t's sessions. It returns an error
-// wrapping [ErrBadInput] for a nil tracker or a negative option.
+// wrapping [ErrBadInput] for a nil tracker or a negative option. It
+// cannot tell whether the tracker's runner has an [action.Expire] flow
+// published: the first sweep that finds an expired session does (see
+// [Sweeper.Sweep]).
 func NewSweeper(t *Tracker, opts SweeperOptions) (*Sweeper, error) {
 	if t == nil {
 		return nil, fmt.Errorf("%w: no tracker", ErrBadInput)
@@ -114,7 +119,8 @@ type ticker interface {
 // Run sweeps at every tick of the tracker's clock, every
 // [SweeperOptions.Every], until ctx ends; then it returns nil. A clock
 // without a Ticker method (one with Now alone) ticks in real time. A
-// failed sweep is logged, and the next tick sweeps again.
+// failed sweep is logged at error level, and the next tick sweeps
+// again.
 func (s *Sweeper) Run(ctx context.Context) error {
 	// Wake on the injected clock when it can tick.
 	var tick *clock.Ticker
@@ -144,6 +150,11 @@ func (s *Sweeper) Run(ctx context.Context) error {
 // [SweepReport.Failed], and left live for the next sweep; the others go
 // on. Sweep returns early with an error when the store cannot list
 // sessions or ctx ends; the report then says what was done.
+//
+// A runner with no [action.Expire] flow published is a configuration
+// error, not a failure of one session: no session can expire. Sweep then
+// stops at the first expired session and returns an error wrapping
+// [flow.ErrNoFlow]; the sessions stay live.
 func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	t := s.tracker
 	now := t.clock.Now()
@@ -171,7 +182,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		// at a time; one at a time, a sweep of many is slow.
 		rep.Batches++
 		for _, r := range recs {
-			s.expire(ctx, q, r, &rep)
+			if err := s.expire(ctx, q, r, &rep); err != nil {
+				return rep, err
+			}
 		}
 		if len(recs) < s.batch {
 			break
@@ -199,9 +212,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 }
 
 // expire ends the session r, which the store found expired by q, unless
-// this process has seen it active since.
+// this process has seen it active since. It returns an error only when
+// the sweep must stop: no expiry flow is published.
 func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
-	rep *SweepReport) {
+	rep *SweepReport) error {
 
 	// The store's activity may be an interval stale; memory's is not.
 	t := s.tracker
@@ -212,28 +226,32 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 	tooOld := !q.StartedBefore.IsZero() && r.Start.Before(q.StartedBefore)
 	if !tooOld && !active.Before(q.IdleBefore) {
 		rep.Active++
-		return
+		return nil
 	}
 
 	res, err := t.end(ctx, t.adopt(r), action.Expire)
 	switch {
+	case errors.Is(err, flow.ErrNoFlow):
+		return fmt.Errorf("session: sweep stopped, no session can "+
+			"expire: %w", err)
 	case err != nil:
 		rep.Failed++
 		s.log(ctx, slog.LevelWarn, "session: cannot expire; next sweep "+
 			"tries again", slog.String(LogKeyUserID, r.UserID),
 			slog.String(LogKeySessionID, r.ID), slog.Any(LogKeyError, err))
-		return
+		return nil
 	case res.Retry:
 		rep.Incomplete++
 		s.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
 			"write failed; next sweep completes it",
 			slog.String(LogKeyUserID, r.UserID),
 			slog.String(LogKeySessionID, r.ID))
-		return
+		return nil
 	case res.Repeat:
 		rep.Repeats++
 	}
 	rep.Expired++
+	return nil
 }
 
 func (s *Sweeper) log(ctx context.Context, level slog.Level, msg string,

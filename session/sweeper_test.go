@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -12,7 +13,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/session"
+	"github.com/logoutflow/logoutflow/sessionstats"
 )
 
 // TestSweepTenThousand sweeps 10,000 sessions of 1,000 users, of which
@@ -395,4 +399,121 @@ func (h *logRecords) all() []logRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]logRecord(nil), h.got...)
+}
+
+// logoutOnly returns a tracker on the fixture's stores whose runner has
+// only the Logout flow published, as the README's wiring shows, with
+// three sessions of u1 idle for an hour.
+func logoutOnly(t *testing.T, fx *fixture,
+	logger *slog.Logger) *session.Tracker {
+
+	t.Helper()
+	r, err := flow.NewRunner(flow.Options{Store: fx.md, Revoker: fx.rev})
+	if err != nil {
+		t.Fatalf("NewRunner: %v", err)
+	}
+	if _, err := r.Publish(flow.Must(action.Logout, fx.reg,
+		flow.RunCustomAction{Action: sessionstats.Name},
+		flow.RevokeSession{})); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	tr, err := session.NewTracker(session.Options{Runner: r,
+		Store: fx.sessions, Clock: fx.clk, Logger: logger})
+	if err != nil {
+		t.Fatalf("NewTracker: %v", err)
+	}
+	for _, sid := range []string{"s1", "s2", "s3"} {
+		if err := tr.Start(t.Context(), "u1", sid); err != nil {
+			t.Fatalf("Start(%q): %v", sid, err)
+		}
+	}
+	fx.clk.Add(time.Hour)
+	return tr
+}
+
+// TestNoFlowPublished: with no flow for the trigger, a sweep and a "sign
+// out everywhere" stop at once with flow.ErrNoFlow, a configuration
+// error: no session is failed one by one, logged, or ended.
+func TestNoFlowPublished(t *testing.T) {
+	tests := []struct {
+		name string
+		// run ends sessions through tr, and returns its report, if
+		// any, and its error.
+		run  func(t *testing.T, tr *session.Tracker) (any, error)
+		want any
+	}{
+		{"Sweep", func(t *testing.T, tr *session.Tracker) (any, error) {
+			sw, err := session.NewSweeper(tr, session.SweeperOptions{})
+			if err != nil {
+				t.Fatalf("NewSweeper: %v", err)
+			}
+			return sw.Sweep(t.Context())
+		}, session.SweepReport{Batches: 1}},
+		{"EndAll", func(t *testing.T, tr *session.Tracker) (any, error) {
+			return tr.EndAll(t.Context(), "u1", action.Revoke)
+		}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := new(logRecords)
+			fx := setup(t, session.Options{}, "u1")
+			tr := logoutOnly(t, fx, slog.New(logs))
+
+			got, err := tc.run(t, tr)
+			if !errors.Is(err, flow.ErrNoFlow) {
+				t.Fatalf("error = %v, want flow.ErrNoFlow", err)
+			}
+			if n := strings.Count(err.Error(), "no flow published"); n != 1 {
+				t.Errorf("error = %v, want the missing flow once", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("report mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]logRecord(nil), logs.all()); diff != "" {
+				t.Errorf("logs mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"s1", "s2", "s3"},
+				fx.live(t)); diff != "" {
+				t.Errorf("live sessions mismatch (-want +got):\n%s", diff)
+			}
+			if got := fx.figures(t, "u1").SessionCount; got != 0 {
+				t.Errorf("session count = %d, want 0", got)
+			}
+		})
+	}
+}
+
+// TestRunLogsNoFlow: Run logs a sweep stopped by a missing expiry flow
+// at error level, once per tick, and sweeps again at the next.
+func TestRunLogsNoFlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := new(logRecords)
+		fx := setup(t, session.Options{}, "u1")
+		tr := logoutOnly(t, fx, slog.New(logs))
+		sw, err := session.NewSweeper(tr, session.SweeperOptions{
+			Every: time.Minute})
+		if err != nil {
+			t.Fatalf("NewSweeper: %v", err)
+		}
+
+		ctx, cancel := context.WithCancel(t.Context())
+		stopped := make(chan error, 1)
+		go func() { stopped <- sw.Run(ctx) }()
+		synctest.Wait()
+		for range 2 {
+			fx.clk.Add(time.Minute)
+			synctest.Wait()
+		}
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Errorf("Run() = %v, want nil after cancel", err)
+		}
+
+		failed := logRecord{slog.LevelError, "session: sweep failed",
+			[]string{session.LogKeyError}}
+		if diff := cmp.Diff([]logRecord{failed, failed},
+			logs.all()); diff != "" {
+			t.Errorf("logs mismatch (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -262,16 +262,49 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 // marks the session ended here and in the store, so that no touch brings
 // it back. It returns the flow's result.
 //
-// A session that an earlier run ended (a logout sent straight to the
-// runner, another process's sweep) runs nothing: the result is a repeat,
-// and the session is marked ended all the same. When the flow fails
-// (see [flow.Runner.Run]) the session stays live and End can be called
-// again; it counts once. When only marking it ended fails, End returns
-// the result and the error: the session has been counted and revoked,
-// and a later sweep finds it, runs nothing, and marks it. When the
-// flow revoked the session but a metadata write failed in a way that may
-// pass ([flow.Result] Retry), the session stays live too, and the
-// sweeper's next run of the expiry flow applies the write, once.
+// A session that has already ended runs nothing: End returns a result
+// with [flow.Result] Repeat set, and no error. That holds whatever ended
+// it, as long as the tracker or its store knows: an earlier End, the
+// sweeper, [Tracker.EndAll] or another process sharing the store (the
+// store must be a [Finder] for what it alone knows; [MemStore] is one,
+// and remembers an ended session for its retention period), a logout
+// sent straight to the runner (the runner then says it is a repeat). A
+// logout clicked in a tab left open after the session expired is such a
+// repeat: the user is signed out.
+//
+// End never returns a nil result with a nil error. Its errors, and what
+// each means for the user:
+//
+//   - [ErrBadInput] (a trigger that ends no session, an empty ID), nil
+//     result: nothing ran.
+//   - [ErrUnknown], nil result: neither this process nor the store knows
+//     the session as live or as ended: it was never started here, or it
+//     ended long enough ago to be forgotten (past the store's retention,
+//     or in a store that is not a [Finder]). The session is not live:
+//     treat the user as signed out, and drop the auth server's own
+//     session. If the auth server does hold it as live (it never called
+//     [Tracker.Start]), it was not counted: run the flow through the
+//     runner with an event it builds, as for a server without a tracker.
+//   - the store's error, nil result, when it could not be read for a
+//     session this process does not hold: nothing ran, and the session
+//     may be live: the user is not signed out; try again.
+//   - [flow.ErrNoFlow] (no flow published for trigger: a configuration
+//     error) or [flow.ErrBadEvent], nil result: nothing ran; the user is
+//     not signed out.
+//   - any other error of the flow run ([flow.ErrRevoke], [flow.ErrPanic],
+//     the error of ctx when it ended), with the run's result (never nil
+//     from a *flow.Runner): the flow did not revoke the session, which
+//     stays live: the user is not signed out. End can be called again;
+//     it counts once.
+//   - [ErrNotMarked], with the flow's result: the session was counted and
+//     revoked (the user is signed out), but the store could not mark it
+//     ended; a later sweep finds it, runs nothing, and marks it. Test for
+//     it first: the store's error it wraps may be ctx's.
+//
+// When the flow revoked the session but a metadata write failed in a way
+// that may pass ([flow.Result] Retry), End returns the result and no
+// error: the user is signed out, the session stays live in the tracker,
+// and the sweeper's next run of the expiry flow applies the write, once.
 func (t *Tracker) End(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*flow.Result, error) {
 
@@ -279,11 +312,79 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 		return nil, fmt.Errorf("%w: trigger %q does not end a session",
 			ErrBadInput, trigger)
 	}
-	e, err := t.current(ctx, sessionID)
-	if err != nil {
+	if sessionID == "" {
+		return nil, fmt.Errorf("%w: empty session ID", ErrBadInput)
+	}
+	e, ended, err := t.toEnd(ctx, sessionID)
+	switch {
+	case err != nil:
 		return nil, err
+	case ended:
+		return &flow.Result{Trigger: trigger, Repeat: true}, nil
 	}
 	return t.end(ctx, e, trigger)
+}
+
+// toEnd returns the session to end, with the freshest activity of memory
+// and the store, or reports that it has ended. It returns an error
+// wrapping [ErrUnknown] for a session that neither memory nor the store
+// knows, and the store's error when the store cannot tell and memory
+// does not hold the session.
+func (t *Tracker) toEnd(ctx context.Context,
+	sessionID string) (e *entry, ended bool, err error) {
+
+	// An end under way, or one the store missed, is known here.
+	e = t.lookup(sessionID)
+	if e != nil && e.ended.Load() {
+		return nil, true, nil
+	}
+	recs, err := t.store.List(ctx, Query{ID: sessionID})
+	switch {
+	case err != nil && e != nil:
+		t.log(ctx, slog.LevelWarn, "session: cannot read the session; "+
+			"using this process's activity", e, slog.Any(LogKeyError, err))
+		return e, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("session: reading %q: %w", sessionID,
+			err)
+	case len(recs) > 0:
+		return t.adopt(recs[0]), false, nil
+	}
+
+	// Not live in the store: ended (here, by another process, or by a
+	// sweep racing this End), or never known.
+	found, ferr := t.hasEnded(ctx, sessionID)
+	switch {
+	case found:
+		if e != nil {
+			t.forget(e)
+		}
+		return nil, true, nil
+	case e != nil:
+		// This process saw it live, but the store cannot say it ended:
+		// run its flow, and the runner tells whether it had ended.
+		return e, false, nil
+	case ferr != nil:
+		return nil, false, fmt.Errorf("%w: %q (cannot tell whether it "+
+			"ended: %w)", ErrUnknown, sessionID, ferr)
+	}
+	return nil, false, fmt.Errorf("%w: %q", ErrUnknown, sessionID)
+}
+
+// hasEnded reports whether the store knows the session as ended. A store
+// that is not a [Finder] cannot tell.
+func (t *Tracker) hasEnded(ctx context.Context, sessionID string) (bool,
+	error) {
+
+	f, ok := t.store.(Finder)
+	if !ok {
+		return false, nil
+	}
+	r, found, err := f.Find(ctx, sessionID)
+	if err != nil {
+		return false, fmt.Errorf("session: finding %q: %w", sessionID, err)
+	}
+	return found && !r.Ended.IsZero(), nil
 }
 
 // EndAll ends every live session of the user by trigger, as
@@ -293,6 +394,9 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 // those of other processes end too. For "sign out everywhere", end the
 // session the user clicked from by [action.Logout] first: it is a
 // sign-out.
+//
+// When no flow is published for trigger, no session can end: EndAll
+// stops at the first and returns an error wrapping [flow.ErrNoFlow].
 func (t *Tracker) EndAll(ctx context.Context, userID string,
 	trigger action.Trigger) (int, error) {
 
@@ -310,10 +414,16 @@ func (t *Tracker) EndAll(ctx context.Context, userID string,
 	}
 
 	// End each on its own: one failure does not keep the others live.
+	// A missing flow is no failure of one session: none can end.
 	var ended int
 	var errs []error
 	for _, r := range recs {
-		if _, err := t.end(ctx, t.adopt(r), trigger); err != nil {
+		_, err := t.end(ctx, t.adopt(r), trigger)
+		switch {
+		case errors.Is(err, flow.ErrNoFlow):
+			errs = append(errs, err)
+			return ended, errors.Join(errs...)
+		case err != nil:
 			errs = append(errs, err)
 			continue
 		}
@@ -322,15 +432,21 @@ func (t *Tracker) EndAll(ctx context.Context, userID string,
 	return ended, errors.Join(errs...)
 }
 
-// end runs the flow of trigger for e and marks it ended.
+// end runs the flow of trigger for e and marks it ended. It never
+// returns a nil result with a nil error.
 func (t *Tracker) end(ctx context.Context, e *entry,
 	trigger action.Trigger) (*flow.Result, error) {
 
 	// Run the flow: it counts the session once and revokes it.
 	res, err := t.runner.Run(ctx, e.event(trigger))
-	if err != nil {
+	switch {
+	case err != nil:
 		return res, fmt.Errorf("session: ending %q by %s: %w", e.id,
 			trigger, err)
+	case res == nil:
+		// Only a Runner other than *flow.Runner can say nothing.
+		return nil, fmt.Errorf("session: ending %q by %s: the runner "+
+			"returned no result and no error", e.id, trigger)
 	}
 
 	// A figures write that may pass left the session's end unrecorded:
@@ -352,7 +468,7 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 		t.log(ctx, slog.LevelWarn, "session: ended, but cannot mark it "+
 			"ended in the store", e, slog.String(LogKeyTrigger,
 			string(trigger)), slog.Any(LogKeyError, err))
-		return res, fmt.Errorf("session: marking %q ended: %w", e.id, err)
+		return res, fmt.Errorf("%w: %q: %w", ErrNotMarked, e.id, err)
 	}
 	t.forget(e)
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/session"
 )
 
@@ -286,13 +287,74 @@ func TestMemStore(t *testing.T) {
 		}
 	}
 
+	// Find reads a session live or ended, until the retention.
+	type found struct {
+		Record session.Record
+		Found  bool
+	}
+	find := func(id string) found {
+		r, ok, err := m.Find(ctx, id)
+		if err != nil {
+			t.Fatalf("Find(%q): %v", id, err)
+		}
+		return found{r, ok}
+	}
+	c := session.Record{ID: "c", UserID: "u1", Start: at(0),
+		LastActive: at(0), Ended: at(time.Hour)}
+	for _, tc := range []struct {
+		id   string
+		want found
+	}{
+		{"a", found{a, true}},
+		{"c", found{c, true}},
+		{"nope", found{}},
+	} {
+		if diff := cmp.Diff(tc.want, find(tc.id)); diff != "" {
+			t.Errorf("Find(%q) mismatch (-want +got):\n%s", tc.id, diff)
+		}
+	}
+
 	// An ended session is forgotten after the retention: its ID may
 	// then start again.
 	fx.clk.Add(session.DefaultRetention + 2*time.Hour)
+	if diff := cmp.Diff(found{}, find("c")); diff != "" {
+		t.Errorf("Find(c) after the retention mismatch (-want +got):\n%s",
+			diff)
+	}
 	if _, err := m.List(ctx, session.Query{}); err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	if err := put(session.Record{ID: "c", UserID: "u1"}); err != nil {
 		t.Errorf("Put after the retention error: %v", err)
 	}
+}
+
+// TestEndRunnerSaysNothing: a runner that returns neither a result nor
+// an error leaves the session live, and End says so with an error.
+func TestEndRunnerSaysNothing(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	tr, err := session.NewTracker(session.Options{Runner: silentRunner{},
+		Store: fx.sessions, Clock: fx.clk})
+	if err != nil {
+		t.Fatalf("NewTracker: %v", err)
+	}
+	if err := tr.Start(t.Context(), "u1", "s1"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	res, err := tr.End(t.Context(), "s1", action.Logout)
+	if res != nil || err == nil {
+		t.Errorf("End() = %+v, %v; want nil and an error", res, err)
+	}
+	if diff := cmp.Diff([]string{"s1"}, fx.live(t)); diff != "" {
+		t.Errorf("live sessions mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// silentRunner returns neither a result nor an error.
+type silentRunner struct{}
+
+func (silentRunner) Run(context.Context, *action.Event) (*flow.Result,
+	error) {
+
+	return nil, nil
 }
