@@ -48,6 +48,17 @@ type Options struct {
 	// Logger receives the runner's and the actions' logs; nil is silent.
 	Logger *slog.Logger
 
+	// DeferEnd records the end of each session after Run has returned,
+	// in a goroutine of its own, which saves the caller one store round
+	// trip per logout: worth it on a store across a network, such as
+	// pgstore. A repeat of the session in this process waits for the
+	// record and runs nothing, as without DeferEnd. A repeat that
+	// reaches another replica before the record lands runs the flow
+	// again: its writes carry receipts and count nothing twice, but the
+	// Revoker is called again. Call [Runner.Wait] before the process
+	// exits, so that no record is left unwritten.
+	DeferEnd bool
+
 	// Timeout is the deadline of each action; zero or less means
 	// DefaultTimeout. The revoker runs under the caller's context alone:
 	// give Run a context with a deadline to bound it.
@@ -206,6 +217,11 @@ type Runner struct {
 	logger  *slog.Logger // nil: silent
 	timeout time.Duration
 
+	// deferEnd is Options.DeferEnd; pending counts the session ends
+	// being recorded after their Run returned.
+	deferEnd bool
+	pending  sync.WaitGroup
+
 	// live maps each trigger to its published flow. The map is never
 	// changed once stored: Publish stores a new one.
 	live    atomic.Pointer[map[action.Trigger]*published]
@@ -233,10 +249,11 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, ErrNoRevoker
 	}
 	r := &Runner{
-		store:   opts.Store,
-		revoker: opts.Revoker,
-		logger:  opts.Logger,
-		timeout: opts.Timeout,
+		store:    opts.Store,
+		revoker:  opts.Revoker,
+		logger:   opts.Logger,
+		timeout:  opts.Timeout,
+		deferEnd: opts.DeferEnd,
 	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
@@ -348,8 +365,53 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 		return f.wait(ctx, done, trigger, p.version)
 	}
 	res, err := r.run(ctx, ev, trigger, p, rs)
+	if rs.endDeferred {
+		r.deferredEnd(ctx, ev, key, f, rs.endReceipt, res, err)
+		return res, err
+	}
 	r.flights.finish(key, f, res, err)
 	return res, err
+}
+
+// Wait waits for the session ends that [Options.DeferEnd] left to record
+// after their Run returned. Call it at shutdown, after the last Run.
+func (r *Runner) Wait() { r.pending.Wait() }
+
+// deferredEnd records the end of the session in a goroutine of its own,
+// then ends the run's flight: until then, a repeat of the session in
+// this process joins the flight and runs nothing.
+func (r *Runner) deferredEnd(ctx context.Context, ev *action.Event,
+	key flightKey, f *flight, receipt string, res *Result, err error) {
+
+	// The caller owns ev and res once Run returns: keep copies.
+	snap := res.clone()
+	evc := &action.Event{User: action.User{ID: ev.User.ID},
+		Session: action.Session{ID: ev.Session.ID}}
+
+	// The record outlives the caller's context, within the runner's
+	// timeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
+		r.timeout)
+	r.pending.Add(1)
+	go func() {
+		defer r.pending.Done()
+		defer cancel()
+		r.recordEnd(ctx, evc, receipt)
+		r.flights.finish(key, f, snap, err)
+	}()
+}
+
+// recordEnd records that the session of ev has ended, so that a repeat
+// runs nothing. The session is revoked whatever happens here; a repeat
+// that still runs finds every write's receipt and counts nothing twice.
+func (r *Runner) recordEnd(ctx context.Context, ev *action.Event,
+	receipt string) {
+
+	err := r.store.Update(ctx, ev.User.ID, receipt, noPatch)
+	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
+		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
+			"session", ev, "", slog.Any(LogKeyError, err))
+	}
 }
 
 // run is Run once the event is checked and this call leads its session.
@@ -429,14 +491,12 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		return res, nil
 	}
 
-	// The session has ended: record it, so that a repeat runs nothing.
-	// The session is revoked whatever happens here; a repeat that still
-	// runs finds every write's receipt and counts nothing twice.
-	err = r.store.Update(ctx, uid, rs.endReceipt, noPatch)
-	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
-		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
-			"session", ev, "", slog.Any(LogKeyError, err))
+	// The session has ended: record it, now or once Run has returned.
+	if r.deferEnd {
+		rs.endDeferred = true
+		return res, nil
 	}
+	r.recordEnd(ctx, ev, rs.endReceipt)
 	return res, nil
 }
 
@@ -478,6 +538,10 @@ type runState struct {
 	// the two prefixes, so one allocation builds both.
 	endReceipt string
 	firstWrite string
+
+	// endDeferred says that run left the end receipt for Run to record
+	// after it returns (Options.DeferEnd).
+	endDeferred bool
 }
 
 // newRunState returns the state of a run of p for ev.
