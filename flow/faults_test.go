@@ -25,7 +25,7 @@ const (
 	failBefore              // fail without calling the store
 	failAfter               // call the store, then report a failure
 	hang                    // wait for the context to end
-	late                    // wait twice the deadline, ignoring the context, then call the store
+	late                    // wait 1.5 times the deadline, ignoring the context, then call the store
 	panics                  // panic
 )
 
@@ -71,7 +71,9 @@ func (s *faultStore) Update(ctx context.Context, userID, receipt string,
 		panic("store down")
 	case late:
 		// In a synctest bubble: fake time.
-		<-time.After(2 * flow.DefaultTimeout)
+		// The write lands after the step's deadline, but within the
+		// grace the step gives a write under way (one more timeout).
+		<-time.After(3 * flow.DefaultTimeout / 2)
 		return s.Store.Update(context.WithoutCancel(ctx), userID,
 			receipt, fn)
 	}
