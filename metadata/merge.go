@@ -50,26 +50,40 @@ func Merge(stored, patch Map) Map {
 	return out
 }
 
-// Validate checks a patch on its own: every key non-empty, at most
-// [MaxKeyBytes] long, valid UTF-8, free of control characters and not
-// reserved; every value, to any depth, encodable as JSON (no NaN or
-// infinity, no invalid [encoding/json.Number] text, no channel, function
-// or other type outside those [Map] lists, no map key that is not valid
-// UTF-8, no nesting deeper than [MaxDepth]). The error wraps
-// [ErrInvalidPatch] and names the key and the reason.
+// Validate checks a patch on its own: every key, at the top level and in
+// every nested map, non-empty, at most [MaxKeyBytes] long, valid UTF-8,
+// free of control characters and not reserved; every value, to any depth,
+// encodable as JSON (no NaN or infinity, no invalid
+// [encoding/json.Number] text, no channel, function or other type outside
+// those [Map] lists, no nesting deeper than [MaxDepth]). The error wraps
+// [ErrInvalidPatch] and names the top-level key, the path below it when
+// the problem is nested, and the reason:
 //
-// Reserved keys are "__proto__", "constructor" and "prototype", which
-// pollute the objects of JavaScript programs that read app_metadata, and
-// every key that starts with '$', which this library keeps for its own
-// use.
+//	metadata: invalid patch: key "$plan": reserved key (keys starting with '$' are the library's)
+//	metadata: invalid patch: key "x": nested key at ["__proto__"]: reserved key (it pollutes JavaScript objects)
+//	metadata: invalid patch: key "o": value at ["a"][1]: NaN cannot be encoded as JSON
+//
+// Keys are quoted and escaped, so that no key can forge a log line; a key
+// longer than [MaxKeyBytes] is quoted cut short, followed by its length.
+//
+// Reserved keys are "__proto__", "constructor" and "prototype", at any
+// depth: they pollute the objects of JavaScript programs that read
+// app_metadata, which they do at whatever depth they appear. At the top
+// level only, every key that starts with '$' is reserved too: this
+// library keeps such names for keys of its own beside the caller's. It
+// never writes inside a value, so a nested '$' key clashes with nothing,
+// and data from other systems uses such keys ("$ref", "$oid"); they are
+// accepted.
 //
 // When several keys are invalid, the error names the first of them in
-// sorted order, so that the same patch always gets the same error.
+// sorted order, and below it the first problem found walking nested maps
+// in sorted key order, so that the same patch always gets the same error.
+// A valid patch is checked without allocating.
 func Validate(patch Map) error {
 	// Check every key once; a valid patch allocates nothing.
 	var bad []string
 	for k, v := range patch {
-		if checkKey(k) != "" || checkValue(v, 1) != nil {
+		if checkKey(k, true) != "" || checkValue(v, 1, false) != nil {
 			bad = append(bad, k)
 		}
 	}
@@ -77,13 +91,14 @@ func Validate(patch Map) error {
 		return nil
 	}
 
-	// Name the first bad key in sorted order.
+	// Name the first bad key in sorted order, and its first problem.
 	k := slices.Min(bad)
-	if reason := checkKey(k); reason != "" {
-		return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k, reason)
+	if reason := checkKey(k, true); reason != "" {
+		return fmt.Errorf("%w: key %s: %s", ErrInvalidPatch, quoteKey(k),
+			reason)
 	}
-	return fmt.Errorf("%w: key %q: %s", ErrInvalidPatch, k,
-		checkValue(patch[k], 1))
+	return fmt.Errorf("%w: key %s: %s", ErrInvalidPatch, quoteKey(k),
+		checkValue(patch[k], 1, true))
 }
 
 // Apply validates patch, merges it into stored and checks the size of the

@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/logoutflow/logoutflow/metadata"
 )
@@ -34,7 +40,7 @@ func TestValidate(t *testing.T) {
 			"uint64": uint64(1), "uintptr": uintptr(1),
 			"map":                  metadata.Map{"a": map[string]any{"b": []any{1.0}}},
 			"invalid UTF-8 string": "\xff",
-			"nested odd keys":      map[string]any{"": 1, "$x": 2, "\n": 3},
+			"nested dollar keys":   map[string]any{"$ref": 1, "$": 2},
 		}, ""},
 		{"longest key", metadata.Map{strings.Repeat("k", 255): 1}, ""},
 		{"multibyte key", metadata.Map{"clé €": 1}, ""},
@@ -86,7 +92,7 @@ func TestValidate(t *testing.T) {
 		{"nested NaN", metadata.Map{"o": map[string]any{
 			"a": []any{1.0, math.NaN()}}}, `["a"][1]: NaN`},
 		{"nested bad map key", metadata.Map{"o": metadata.Map{
-			"\xff": 1}}, "map key is not valid UTF-8"},
+			"\xff": 1}}, `nested key at ["\xff"]: key is not valid UTF-8`},
 		{"too deep", metadata.Map{"d": []any{deep}}, "deeper than 64"},
 		{"holds itself", metadata.Map{"s": self}, "deeper than 64"},
 	}
@@ -108,12 +114,194 @@ func TestValidate(t *testing.T) {
 					tc.reason)
 			}
 
-			// Each refused patch holds one key, which the error names.
+			// Each refused patch holds one key, which the error names;
+			// TestValidateQuotesLongKey covers the long ones.
 			for k := range tc.patch {
+				if len(k) > metadata.MaxKeyBytes {
+					continue
+				}
 				if key := fmt.Sprintf("key %q: ", k); !strings.Contains(
 					err.Error(), key) {
 					t.Errorf("Validate = %q, want it to name %s", err, key)
 				}
+			}
+		})
+	}
+}
+
+// TestValidateNested checks that the key rules apply to the keys of
+// nested maps, at any depth, but for the '$' prefix, which is reserved at
+// the top level only, and that the error names the path to the key.
+func TestValidateNested(t *testing.T) {
+	long := strings.Repeat("k", 5000)
+	tests := []struct {
+		name  string
+		patch metadata.Map
+		want  string // the error's text; "" when valid
+	}{
+		{"__proto__", metadata.Map{"x": map[string]any{
+			"__proto__": map[string]any{"isAdmin": true}}},
+			`key "x": nested key at ["__proto__"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+		{"constructor", metadata.Map{"x": map[string]any{
+			"constructor": 1}},
+			`key "x": nested key at ["constructor"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+		{"prototype", metadata.Map{"x": metadata.Map{"prototype": 1}},
+			`key "x": nested key at ["prototype"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+		{"empty", metadata.Map{"x": map[string]any{"": 1}},
+			`key "x": nested key at [""]: empty key`},
+		{"newline", metadata.Map{"x": map[string]any{"a\nb": 1}},
+			`key "x": nested key at ["a\nb"]: key holds a control ` +
+				`character`},
+		{"NUL", metadata.Map{"x": map[string]any{"\x00": 1}},
+			`key "x": nested key at ["\x00"]: key holds a control ` +
+				`character`},
+		{"DEL", metadata.Map{"x": map[string]any{"a\x7f": 1}},
+			`key "x": nested key at ["a\x7f"]: key holds a control ` +
+				`character`},
+		{"C1 control", metadata.Map{"x": map[string]any{"a\u0085": 1}},
+			`key "x": nested key at ["a\u0085"]: key holds a control ` +
+				`character`},
+		{"invalid UTF-8", metadata.Map{"x": map[string]any{"a\xffb": 1}},
+			`key "x": nested key at ["a\xffb"]: key is not valid UTF-8`},
+		{"5000 bytes", metadata.Map{"x": map[string]any{long: 1}},
+			`key "x": nested key at ["` + long[:64] + `"... ` +
+				`(5000 bytes)]: key longer than 255 bytes`},
+		{"in a slice", metadata.Map{"x": []any{1, map[string]any{
+			"__proto__": 1}}},
+			`key "x": nested key at [1]["__proto__"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+		{"deep", metadata.Map{"x": map[string]any{"a": []any{
+			metadata.Map{"b c": map[string]any{"constructor": nil}}}}},
+			`key "x": nested key at ["a"][0]["b c"]["constructor"]: ` +
+				`reserved key (it pollutes JavaScript objects)`},
+		{"under a '$' key", metadata.Map{"x": map[string]any{
+			"$set": map[string]any{"__proto__": 1}}},
+			`key "x": nested key at ["$set"]["__proto__"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+
+		{"longest", metadata.Map{"x": map[string]any{
+			strings.Repeat("k", 255): 1}}, ""},
+		{"multibyte", metadata.Map{"x": map[string]any{"clé €": 1}}, ""},
+		{"'$' prefix", metadata.Map{"x": map[string]any{"$set": 1}}, ""},
+		{"'$' alone", metadata.Map{"x": metadata.Map{"$": 1}}, ""},
+		{"'$' in a slice", metadata.Map{"x": []any{
+			map[string]any{"$oid": "1"}}}, ""},
+		{"reserved inside", metadata.Map{"x": map[string]any{
+			"x__proto__": 1, "Constructor": 2, "prototypes": 3}}, ""},
+		{"empty map", metadata.Map{"x": map[string]any{}}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := metadata.Validate(tc.patch)
+			want, got := tc.want, ""
+			if want != "" {
+				want = "metadata: invalid patch: " + want
+			}
+			if err != nil {
+				got = err.Error()
+				if !errors.Is(err, metadata.ErrInvalidPatch) {
+					t.Errorf("Validate = %v, want %v", err,
+						metadata.ErrInvalidPatch)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Validate mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValidateNestedFirstProblem checks that a patch with several
+// problems below one key always gets the same error: the first found
+// walking the nested maps in sorted key order, a key before its value.
+func TestValidateNestedFirstProblem(t *testing.T) {
+	tests := []struct {
+		name  string
+		patch metadata.Map
+		want  string
+	}{
+		{"several bad keys", metadata.Map{"x": map[string]any{
+			"b": math.NaN(), "a": map[string]any{"": 1}, "__proto__": 1,
+			"ok": 1}},
+			`key "x": nested key at ["__proto__"]: reserved key ` +
+				`(it pollutes JavaScript objects)`},
+		{"bad keys and values", metadata.Map{"x": map[string]any{
+			"b": math.NaN(), "a": map[string]any{"": 1}, "c": 1,
+			"d\n": 1}},
+			`key "x": nested key at ["a"][""]: empty key`},
+		{"a key before its value", metadata.Map{"x": map[string]any{
+			"a\n": math.NaN()}},
+			`key "x": nested key at ["a\n"]: key holds a control ` +
+				`character`},
+		{"a value before a later key", metadata.Map{"x": map[string]any{
+			"a": math.Inf(1), "b\n": 1, "c": make(chan int)}},
+			`key "x": value at ["a"]: +Inf cannot be encoded as JSON`},
+		{"the first top-level key", metadata.Map{
+			"b": map[string]any{"": 1},
+			"a": map[string]any{"ok": []any{map[string]any{
+				"prototype": 1, "z": math.NaN()}}},
+		}, `key "a": nested key at ["ok"][0]["prototype"]: reserved key ` +
+			`(it pollutes JavaScript objects)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := "metadata: invalid patch: " + tc.want
+			for range 50 {
+				got := ""
+				if err := metadata.Validate(tc.patch); err != nil {
+					got = err.Error()
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("Validate mismatch (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateQuotesLongKey checks that a key too long to store is named
+// by its first bytes and its length, not quoted whole, at the top level
+// as nested.
+func TestValidateQuotesLongKey(t *testing.T) {
+	tests := []struct {
+		name  string
+		patch metadata.Map
+		want  string
+	}{
+		{"256 bytes", metadata.Map{strings.Repeat("k", 256): 1},
+			`key "` + strings.Repeat("k", 64) + `"... (256 bytes): ` +
+				`key longer than 255 bytes`},
+		{"1 MiB", metadata.Map{strings.Repeat("k", 1<<20): 1},
+			`key "` + strings.Repeat("k", 64) + `"... (1048576 bytes): ` +
+				`key longer than 255 bytes`},
+		// The cut falls between two runes, never inside one.
+		{"multibyte", metadata.Map{"a" + strings.Repeat("é", 128): 1},
+			`key "a` + strings.Repeat("é", 31) + `"... (257 bytes): ` +
+				`key longer than 255 bytes`},
+		{"escaped", metadata.Map{strings.Repeat("\n", 256): 1},
+			`key "` + strings.Repeat(`\n`, 64) + `"... (256 bytes): ` +
+				`key longer than 255 bytes`},
+		{"nested", metadata.Map{"x": map[string]any{
+			strings.Repeat("k", 300): 1}},
+			`key "x": nested key at ["` + strings.Repeat("k", 64) +
+				`"... (300 bytes)]: key longer than 255 bytes`},
+		{"a long key's nested problem", metadata.Map{"x": map[string]any{
+			strings.Repeat("k", 255): math.NaN()}},
+			`key "x": value at ["` + strings.Repeat("k", 255) +
+				`"]: NaN cannot be encoded as JSON`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if err := metadata.Validate(tc.patch); err != nil {
+				got = err.Error()
+			}
+			want := "metadata: invalid patch: " + tc.want
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Validate mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -137,6 +325,8 @@ func TestValidateAllocs(t *testing.T) {
 		"last_logout_at": "2026-05-20T10:00:00.000Z",
 		"session_count":  int64(4),
 		"nested":         map[string]any{"a": []any{1.0, "x"}},
+		"keys": metadata.Map{"$ref": "#/a", "clé": map[string]any{
+			"x__proto__": []any{map[string]any{"b": true}}}},
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		if err := metadata.Validate(patch); err != nil {
@@ -174,4 +364,100 @@ func TestValidateNamesFirstBadKey(t *testing.T) {
 			t.Fatalf("Validate() = %v, want it to start with %s", err, want)
 		}
 	}
+}
+
+// FuzzValidateKeys checks Validate on any JSON object against the key
+// rules written out again here: it refuses a patch exactly when some key,
+// at any depth, breaks them or the values nest too deep (JSON cannot say
+// the other refused values), and then names the first bad top-level key
+// in sorted order, on one line, the same each time.
+func FuzzValidateKeys(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{"a":1}`, `{"":1}`, `{"$set":1}`, `{"a":{"$set":1}}`,
+		`{"x":{"__proto__":{"isAdmin":true}}}`, `{"x":[{"constructor":1}]}`,
+		`{"x":{"":1},"a":{"prototype":1},"b":1}`, `{"x":{"a\nb":1}}`,
+		`{"x":{"\u0085":1,"\u007f":2}}`, `{"x":{"clé €":1,"$":2}}`,
+		`{"x":{"` + strings.Repeat("k", 256) + `":1}}`,
+		`{"d":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `}`,
+		`{"d":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		patch, ok := decodeMap(data)
+		if !ok {
+			return
+		}
+		var bad []string
+		for k, v := range patch {
+			if !keyOK(k, true) || !valueOK(v, 1) {
+				bad = append(bad, k)
+			}
+		}
+		err := metadata.Validate(patch)
+		if len(bad) == 0 {
+			if err != nil {
+				t.Fatalf("Validate = %v, want nil", err)
+			}
+			return
+		}
+		if !errors.Is(err, metadata.ErrInvalidPatch) {
+			t.Fatalf("Validate = %v, want %v", err, metadata.ErrInvalidPatch)
+		}
+		text := err.Error()
+		first := slices.Min(bad)
+		name := strconv.Quote(first) + ": "
+		if len(first) > metadata.MaxKeyBytes {
+			name = fmt.Sprintf("... (%d bytes): ", len(first))
+		}
+		if !strings.HasPrefix(text, "metadata: invalid patch: key ") ||
+			!strings.Contains(text, name) {
+			t.Errorf("Validate = %q, want it to name key %q first", text,
+				first)
+		}
+		if strings.ContainsAny(text, "\r\n") {
+			t.Errorf("Validate = %q holds a line break", text)
+		}
+		if again := metadata.Validate(patch); again.Error() != text {
+			t.Errorf("Validate = %q, then %q", text, again)
+		}
+	})
+}
+
+// keyOK reports whether k follows the key rules, the '$' one at the top
+// level only.
+func keyOK(k string, top bool) bool {
+	switch {
+	case k == "", len(k) > metadata.MaxKeyBytes, !utf8.ValidString(k),
+		k == "__proto__", k == "constructor", k == "prototype",
+		top && strings.HasPrefix(k, "$"):
+		return false
+	}
+	return !strings.ContainsFunc(k, unicode.IsControl)
+}
+
+// valueOK reports whether a decoded JSON value at depth has only good
+// keys and nests no deeper than MaxDepth.
+func valueOK(v any, depth int) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if depth > metadata.MaxDepth {
+			return false
+		}
+		for k, e := range v {
+			if !keyOK(k, false) || !valueOK(e, depth+1) {
+				return false
+			}
+		}
+	case []any:
+		if depth > metadata.MaxDepth {
+			return false
+		}
+		for _, e := range v {
+			if !valueOK(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }

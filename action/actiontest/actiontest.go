@@ -73,11 +73,21 @@ var (
 )
 
 // NewRecorder returns a recorder whose stored app_metadata starts as a
-// copy of the event's; ev may be nil.
+// deep copy of the event's; ev may be nil, and nothing is stored then.
+//
+// The seed is not validated: it stands for what a store returns, and an
+// action must cope with whatever a store holds, as the SPEC asks of
+// track-logout-stats for a NaN or a string where a count should be. So a
+// seed no patch could write (NaN, a reserved or empty key) is stored as it
+// is, for the action to read; what the action writes is validated as a
+// store does (see [Recorder.SetAppMetadata]). A seed that holds itself is
+// copied down to one level below [metadata.MaxDepth] and shared below
+// that. To seed only what a store could hold, check the event's
+// app_metadata with [metadata.Validate] first, as cmd/actiontest does.
 func NewRecorder(ev *action.Event, opts Options) *Recorder {
 	r := &Recorder{opts: opts}
 	if ev != nil {
-		r.md = metadata.Clone(ev.User.AppMetadata)
+		r.md = copyPatch(ev.User.AppMetadata)
 	}
 	return r
 }
@@ -87,6 +97,13 @@ func NewRecorder(ev *action.Event, opts Options) *Recorder {
 // [ErrPanic]; an action not registered for the event's trigger (an empty
 // trigger meaning [action.Logout]) does not run, and the error wraps
 // [ErrTrigger].
+//
+// Run checks nothing else of ev, unlike a flow's runner, which refuses an
+// event without a user ID or a session ID: a nil event, an event without
+// IDs and one whose app_metadata a store could not hold (see
+// [NewRecorder]) all run, so that an action's own handling of them can be
+// tested. cmd/actiontest, which stands for a real auth server, refuses
+// them.
 func Run(ctx context.Context, a action.Action, ev *action.Event, opts Options) (r *Recorder, err error) {
 	r = NewRecorder(ev, opts)
 
@@ -142,12 +159,12 @@ func (r *Recorder) Calls() []action.Call {
 	return calls
 }
 
-// AppMetadata returns a copy of the stored app_metadata, nil when nothing
-// is stored.
+// AppMetadata returns a deep copy of the stored app_metadata, nil when
+// nothing is stored.
 func (r *Recorder) AppMetadata() metadata.Map {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return metadata.Clone(r.md)
+	return copyPatch(r.md)
 }
 
 // Claims returns the custom claims set so far, nil when none is.
@@ -189,10 +206,11 @@ func (r *Recorder) SetAppMetadata(ctx context.Context, patch metadata.Map) error
 	return r.apply(ctx, patch)
 }
 
-// UpdateAppMetadata calls fn with the stored app_metadata (nil when
-// nothing is stored; fn must not keep nor change it) and applies the
-// patch it returns as [Recorder.SetAppMetadata] does. The call is
-// recorded as a setAppMetadata with that patch. An error of fn is
+// UpdateAppMetadata calls fn with a deep copy of the stored app_metadata
+// (nil when nothing is stored), a fresh one at each call, as a store
+// passes its own copy: fn changing current changes nothing stored. It
+// applies the patch fn returns as [Recorder.SetAppMetadata] does. The
+// call is recorded as a setAppMetadata with that patch. An error of fn is
 // recorded and returned unchanged. fn runs under the recorder's lock: it
 // must not call the recorder.
 func (r *Recorder) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc) error {
@@ -209,7 +227,7 @@ func (r *Recorder) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc
 	var patch metadata.Map
 	var err error
 	for range 1 + max(r.opts.Retries, 0) {
-		patch, err = fn(r.md)
+		patch, err = fn(copyPatch(r.md))
 	}
 	if err != nil {
 		r.calls = append(r.calls, action.Call{
@@ -238,10 +256,11 @@ func (r *Recorder) apply(ctx context.Context, patch metadata.Map) error {
 	return err
 }
 
-// copyPatch returns a deep copy of a recorded patch, as [metadata.Clone]
-// does, down to one level below the deepest a valid patch nests; deeper
-// values are shared, not followed. A refused patch may hold itself, which
-// Clone would follow until the stack overflowed.
+// copyPatch returns a deep copy of a recorded patch or of the stored
+// app_metadata, as [metadata.Clone] does, down to one level below the
+// deepest a valid patch nests; deeper values are shared, not followed. A
+// refused patch or an unchecked seed may hold itself, which Clone would
+// follow until the stack overflowed.
 func copyPatch(patch metadata.Map) metadata.Map {
 	if patch == nil {
 		return nil

@@ -806,3 +806,169 @@ func TestCallJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateAppMetadataPassesACopy checks that fn gets a deep copy of the
+// stored app_metadata, a fresh one at each call: what fn changes in
+// current is neither stored nor seen by the next call.
+func TestUpdateAppMetadataPassesACopy(t *testing.T) {
+	seed := func() metadata.Map {
+		return metadata.Map{
+			"n":     1,
+			"prefs": map[string]any{"theme": "dark"},
+			"tags":  []any{"a", map[string]any{"k": "v"}},
+			"org":   metadata.Map{"id": "o1"},
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(current metadata.Map)
+	}{
+		{"a top-level value", func(cur metadata.Map) { cur["n"] = 99 }},
+		{"a new key", func(cur metadata.Map) { cur["added"] = true }},
+		{"a deleted key", func(cur metadata.Map) { delete(cur, "prefs") }},
+		{"a nested map", func(cur metadata.Map) {
+			cur["prefs"].(map[string]any)["theme"] = "light"
+		}},
+		{"a nested Map", func(cur metadata.Map) {
+			cur["org"].(metadata.Map)["id"] = "o2"
+		}},
+		{"a slice element", func(cur metadata.Map) {
+			cur["tags"].([]any)[0] = "b"
+		}},
+		{"a map in a slice", func(cur metadata.Map) {
+			cur["tags"].([]any)[1].(map[string]any)["k"] = "w"
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := actiontest.NewRecorder(
+				actiontest.LogoutEvent("u1", login, seed()),
+				actiontest.Options{Retries: 2})
+			var seen []metadata.Map
+			err := r.User().UpdateAppMetadata(context.Background(),
+				func(cur metadata.Map) (metadata.Map, error) {
+					seen = append(seen, metadata.Clone(cur))
+					tc.mutate(cur)
+					return metadata.Map{"count": 1}, nil
+				})
+			if err != nil {
+				t.Fatalf("UpdateAppMetadata error: %v", err)
+			}
+
+			// Every call saw the stored value, unchanged by the last.
+			wantSeen := []metadata.Map{seed(), seed(), seed()}
+			if diff := cmp.Diff(wantSeen, seen); diff != "" {
+				t.Errorf("current mismatch (-want +got):\n%s", diff)
+			}
+			want := seed()
+			want["count"] = 1
+			if diff := cmp.Diff(want, r.AppMetadata()); diff != "" {
+				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSeedNotValidated checks what NewRecorder documents: the seed stands
+// for what a store returns and is stored as it is, even what no patch
+// could write, for the action to read; the action's writes are validated.
+func TestSeedNotValidated(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		seed metadata.Map
+	}{
+		{"reserved key", metadata.Map{"__proto__": 1}},
+		{"empty key", metadata.Map{"": 1}},
+		{"'$' key", metadata.Map{"$set": 1}},
+		{"nested reserved key", metadata.Map{"x": map[string]any{
+			"constructor": map[string]any{"isAdmin": true}}}},
+		// The write replaces it: what is left encodes.
+		{"NaN", metadata.Map{"n": math.NaN()}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := actiontest.NewRecorder(
+				actiontest.LogoutEvent("u1", login, tc.seed),
+				actiontest.Options{})
+			var seen metadata.Map
+			err := r.User().UpdateAppMetadata(ctx,
+				func(cur metadata.Map) (metadata.Map, error) {
+					seen = cur
+					return metadata.Map{"n": 1, "ok": 1}, nil
+				})
+			if err != nil {
+				t.Fatalf("UpdateAppMetadata error: %v", err)
+			}
+			opts := cmpopts.EquateNaNs()
+			if diff := cmp.Diff(tc.seed, seen, opts); diff != "" {
+				t.Errorf("current mismatch (-want +got):\n%s", diff)
+			}
+			want := metadata.Clone(tc.seed)
+			want["n"], want["ok"] = 1, 1
+			if diff := cmp.Diff(want, r.AppMetadata(), opts); diff != "" {
+				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+			}
+
+			// Writing the seed back is refused, as a store would.
+			err = r.SetAppMetadata(ctx, tc.seed)
+			if !errors.Is(err, metadata.ErrInvalidPatch) {
+				t.Errorf("SetAppMetadata(seed) error = %v, want %v", err,
+					metadata.ErrInvalidPatch)
+			}
+		})
+	}
+}
+
+// TestSeedHoldsItself checks that a seed holding itself, which no store
+// can return, neither hangs nor crashes the recorder: it is read and
+// copied, and a write merged into it is refused as unencodable.
+func TestSeedHoldsItself(t *testing.T) {
+	self := map[string]any{}
+	self["self"] = self
+	r := actiontest.NewRecorder(
+		actiontest.LogoutEvent("u1", login, metadata.Map{"s": self}),
+		actiontest.Options{})
+	err := r.User().UpdateAppMetadata(context.Background(),
+		func(cur metadata.Map) (metadata.Map, error) {
+			if _, ok := cur["s"].(map[string]any); !ok {
+				return nil, errors.New("no s in current")
+			}
+			return metadata.Map{"n": 1}, nil
+		})
+	if !errors.Is(err, metadata.ErrInvalidPatch) {
+		t.Errorf("UpdateAppMetadata error = %v, want %v", err,
+			metadata.ErrInvalidPatch)
+	}
+	if _, ok := r.AppMetadata()["s"].(map[string]any); !ok {
+		t.Errorf("AppMetadata() lost the seed")
+	}
+}
+
+// TestRunRunsEventsWithoutIDs checks that Run, unlike a flow, runs an event
+// without a user ID or a session ID, so that an action's own checks can
+// be tested.
+func TestRunRunsEventsWithoutIDs(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   *action.Event
+	}{
+		{"nil event", nil},
+		{"no user ID", actiontest.LogoutEvent("", login, nil)},
+		{"no session ID", &action.Event{User: action.User{ID: "u1"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := false
+			a := action.Action{Name: "a", Triggers: logout,
+				Run: func(context.Context, *action.Event, action.API) error {
+					ran = true
+					return nil
+				}}
+			if _, err := actiontest.Run(context.Background(), a, tc.ev,
+				actiontest.Options{}); err != nil || !ran {
+				t.Errorf("Run error = %v, ran %t; want nil, true", err, ran)
+			}
+		})
+	}
+}

@@ -39,17 +39,21 @@
 //
 // The exit status is 0 when the action ran, warnings included; 1 when it
 // returned an error or panicked (the calls are printed all the same); and
-// 2 for unusable input (a bad flag, an unknown action, a bad -now, input
-// that is not an event, an event whose trigger the action does not run
-// on), with nothing on standard output. Whenever it is
-// not 0, one line on standard error names the problem, for invalid JSON
-// with the byte offset at fault.
+// 2 for unusable input, with nothing on standard output: a bad flag, an
+// unknown action, a bad -now, input that is not an event, an event a flow
+// would refuse (no user.user_id or no session.session_id), app_metadata
+// that [github.com/logoutflow/logoutflow/metadata.Validate] refuses (no
+// store could hold it: an empty or reserved key such as "__proto__", at
+// any depth), an event whose trigger the action does not run on. Whenever
+// it is not 0, one line on standard error, starting "actiontest: ", names
+// the problem, for invalid JSON with the byte offset at fault.
 //
 // An example, the first worked example of the SPEC:
 //
 //	echo '{"user": {"user_id": "u1",
 //	  "last_login_at": "2026-05-20T08:00:00.000Z",
-//	  "app_metadata": {"session_count": 3, "total_session_seconds": 9000}}}' |
+//	  "app_metadata": {"session_count": 3, "total_session_seconds": 9000}},
+//	  "session": {"session_id": "s1"}}' |
 //	go run ./cmd/actiontest -action track-logout-stats \
 //	  -now 2026-05-20T10:00:00.000Z
 package main

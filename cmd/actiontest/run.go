@@ -110,7 +110,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 	}
 	ev, err := action.DecodeEvent(data)
 	if err != nil {
-		return fail(stderr, exitBadInput, "%v", err)
+		return fail(stderr, exitBadInput, "%s", unprefixed(err, "action: "))
+	}
+	if problem := checkEvent(ev); problem != "" {
+		return fail(stderr, exitBadInput, "bad event: %s", problem)
 	}
 
 	// Run the action; an event it cannot run on is bad input, and any
@@ -119,7 +122,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 	rec, runErr := actiontest.Run(context.Background(), a, ev,
 		actiontest.Options{})
 	if errors.Is(runErr, actiontest.ErrTrigger) {
-		return fail(stderr, exitBadInput, "%v", runErr)
+		return fail(stderr, exitBadInput, "%s", unprefixed(runErr))
 	}
 	out := output{Calls: rec.Calls(), AppMetadata: rec.AppMetadata()}
 	if out.Calls == nil {
@@ -131,11 +134,51 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 	if err := encode(stdout, out); err != nil {
 		return fail(stderr, exitFailed, "writing the result: %v", err)
 	}
-	if runErr != nil {
-		return fail(stderr, exitFailed, "action %s failed: %v", a.Name,
-			runErr)
+	switch {
+	case errors.Is(runErr, actiontest.ErrPanic):
+		// The error names the action already.
+		return fail(stderr, exitFailed, "%s", unprefixed(runErr))
+	case runErr != nil:
+		return fail(stderr, exitFailed, "action %s failed: %s", a.Name,
+			unprefixed(runErr))
 	}
 	return exitOK
+}
+
+// checkEvent returns why ev, decoded, is not an event an auth server
+// would run a flow on, or "". A flow refuses an event without a user ID
+// or a session ID, and a store never holds app_metadata that a patch
+// could not write, so the recorder is not seeded with such.
+func checkEvent(ev *action.Event) string {
+	switch {
+	case ev.User.ID == "":
+		return "user.user_id is required (a flow refuses an event " +
+			"without it)"
+	case ev.Session.ID == "":
+		return "session.session_id is required (a flow refuses an " +
+			"event without it)"
+	}
+	if err := metadata.Validate(ev.User.AppMetadata); err != nil {
+		return "user.app_metadata cannot be stored: " +
+			unprefixed(err, metadata.ErrInvalidPatch.Error()+": ")
+	}
+	return ""
+}
+
+// unprefixed returns the text of err without the first of prefixes it
+// starts with, "actiontest: " when none is given, so that the line fail
+// writes names the command once.
+func unprefixed(err error, prefixes ...string) string {
+	if len(prefixes) == 0 {
+		prefixes = []string{"actiontest: "}
+	}
+	text := err.Error()
+	for _, p := range prefixes {
+		if t, ok := strings.CutPrefix(text, p); ok {
+			return t
+		}
+	}
+	return text
 }
 
 // encode writes out as indented JSON, numbers as their text and '<', '>'
@@ -236,9 +279,13 @@ Exit status:
      all the same
   2  unusable input: a bad flag, an unknown action, a bad -now, input
      that is not an event (invalid JSON, with its byte offset; not an
-     object; a field of the wrong type), or an event whose trigger
-     ("logout" when empty) the action does not run on; nothing is
-     printed on standard output
+     object; a field of the wrong type), an event a flow would not run
+     (no user.user_id or no session.session_id), app_metadata no store
+     could hold (at any depth, a key that is empty, too long, holds a
+     control character or is reserved, such as "__proto__"; at the top,
+     a key starting with '$'), or an event whose trigger ("logout" when
+     empty) the action does not run on; nothing is printed on standard
+     output
 
 Whenever the status is not 0, one line on standard error names the
 problem.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/logoutflow/logoutflow/action"
 )
 
 // wall is the fake wall clock's time in every test: the run uses it when
@@ -97,7 +101,15 @@ func decodeJSON(tb testing.TB, text string) any {
 // app_metadata, as JSON texts.
 func event(lastLoginAt, appMetadata string) string {
 	return `{"user": {"user_id": "u1", "last_login_at": ` + lastLoginAt +
-		`, "app_metadata": ` + appMetadata + `}}`
+		`, "app_metadata": ` + appMetadata + `},
+		"session": {"session_id": "s1"}}`
+}
+
+// withMetadata builds an event with IDs whose user has the given
+// app_metadata, as JSON text.
+func withMetadata(appMetadata string) string {
+	return `{"user": {"user_id": "u1", "app_metadata": ` + appMetadata +
+		`}, "session": {"session_id": "s1"}}`
 }
 
 func TestSpecFirstExample(t *testing.T) {
@@ -201,7 +213,8 @@ func TestRuns(t *testing.T) {
 			args: []string{tls},
 			stdin: `{"user": {"user_id": "u1",
 				"app_metadata": {"session_count": 3,
-					"total_session_seconds": 9000}}}`,
+					"total_session_seconds": 9000}},
+				"session": {"session_id": "s1"}}`,
 			wantOut: `{"calls": [
 				{"api": "log", "level": "warn",
 				 "message": "last_login_at missing: session recorded as 0 s",
@@ -275,7 +288,8 @@ func TestRuns(t *testing.T) {
 			args: []string{tls, "-now", "2026-06-01T12:00:00Z"},
 			stdin: `{"user": {"user_id": "u1", "email": "` +
 				strings.Repeat("e", 1<<20) + `",
-				"last_login_at": "2026-06-01T11:00:00Z"}}`,
+				"last_login_at": "2026-06-01T11:00:00Z"},
+				"session": {"session_id": "s1"}}`,
 			wantOut: `{"calls": [
 				{"api": "user.setAppMetadata", "patch": {
 					"last_logout_at": "2026-06-01T12:00:00.000Z",
@@ -347,7 +361,7 @@ func TestBadInput(t *testing.T) {
 			name:  "invalid JSON names the byte offset",
 			args:  []string{tls},
 			stdin: `{"user": {"user_id": "u1",, "email": "a"}}`,
-			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+			wantStderr: "actiontest: bad event: invalid JSON at " +
 				"byte offset 26: invalid character ',' looking for " +
 				"beginning of object key string\n",
 		},
@@ -355,14 +369,14 @@ func TestBadInput(t *testing.T) {
 			name:  "truncated JSON names the end",
 			args:  []string{tls},
 			stdin: `{"user": {"user_id": "u1"`,
-			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+			wantStderr: "actiontest: bad event: invalid JSON at " +
 				"byte offset 25: unexpected end of input\n",
 		},
 		{
 			name:  "trailing garbage",
 			args:  []string{tls},
 			stdin: `{"user": {}} x`,
-			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+			wantStderr: "actiontest: bad event: invalid JSON at " +
 				"byte offset 13: invalid character 'x' after top-level " +
 				"value\n",
 		},
@@ -370,49 +384,49 @@ func TestBadInput(t *testing.T) {
 			name:  "a second value after the event",
 			args:  []string{tls},
 			stdin: `{"user": {}} {}`,
-			wantStderr: "actiontest: action: bad event: invalid JSON at " +
+			wantStderr: "actiontest: bad event: invalid JSON at " +
 				"byte offset 13: data after the event\n",
 		},
 		{
 			name:  "empty input",
 			args:  []string{tls},
 			stdin: "",
-			wantStderr: "actiontest: action: bad event: empty input, " +
+			wantStderr: "actiontest: bad event: empty input, " +
 				"want a JSON object\n",
 		},
 		{
 			name:  "white space only",
 			args:  []string{tls},
 			stdin: " \n\t",
-			wantStderr: "actiontest: action: bad event: empty input, " +
+			wantStderr: "actiontest: bad event: empty input, " +
 				"want a JSON object\n",
 		},
 		{
 			name:  "an array, not an object",
 			args:  []string{tls},
 			stdin: `[{"user": {}}]`,
-			wantStderr: "actiontest: action: bad event: the event must " +
+			wantStderr: "actiontest: bad event: the event must " +
 				"be a JSON object, not an array\n",
 		},
 		{
 			name:  "a string, not an object",
 			args:  []string{tls},
 			stdin: `"event"`,
-			wantStderr: "actiontest: action: bad event: the event must " +
+			wantStderr: "actiontest: bad event: the event must " +
 				"be a JSON object, not a string\n",
 		},
 		{
 			name:  "user as a string",
 			args:  []string{tls},
 			stdin: `{"user": "u1"}`,
-			wantStderr: "actiontest: action: bad event: user must be an " +
+			wantStderr: "actiontest: bad event: user must be an " +
 				"object, not a string\n",
 		},
 		{
 			name:  "app_metadata as an array",
 			args:  []string{tls},
 			stdin: `{"user": {"user_id": "u1", "app_metadata": [1]}}`,
-			wantStderr: "actiontest: action: bad event: " +
+			wantStderr: "actiontest: bad event: " +
 				"user.app_metadata must be an object or null, not an " +
 				"array\n",
 		},
@@ -420,7 +434,7 @@ func TestBadInput(t *testing.T) {
 			name:  "app_metadata as a number",
 			args:  []string{tls},
 			stdin: `{"user": {"user_id": "u1", "app_metadata": 3}}`,
-			wantStderr: "actiontest: action: bad event: " +
+			wantStderr: "actiontest: bad event: " +
 				"user.app_metadata must be an object or null, not a " +
 				"number\n",
 		},
@@ -429,17 +443,118 @@ func TestBadInput(t *testing.T) {
 			args: []string{tls},
 			stdin: `{"user": {"user_id": "u1", "app_metadata":
 				{"session_count": 1, "session_count": 2}}}`,
-			wantStderr: "actiontest: action: bad event: duplicate key " +
+			wantStderr: "actiontest: bad event: duplicate key " +
 				`"session_count" in user.app_metadata at byte offset ` +
 				"68\n",
 		},
 		{
-			name:  "a trigger the action does not handle",
+			name: "a trigger the action does not handle",
+			args: []string{tls},
+			stdin: `{"trigger": "login", "user": {"user_id": "u1"},
+				"session": {"session_id": "s1"}}`,
+			wantStderr: "actiontest: action cannot run on the event: " +
+				`action "track-logout-stats", trigger "login"` + "\n",
+		},
+		{
+			name:  "no user",
 			args:  []string{tls},
-			stdin: `{"trigger": "login", "user": {"user_id": "u1"}}`,
-			wantStderr: "actiontest: actiontest: action cannot run on " +
-				`the event: action "track-logout-stats", trigger ` +
-				`"login"` + "\n",
+			stdin: `{"session": {"session_id": "s1"}}`,
+			wantStderr: "actiontest: bad event: user.user_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name:  "no user_id",
+			args:  []string{tls},
+			stdin: `{"user": {"email": "a@example.com"}, "session": {"session_id": "s1"}}`,
+			wantStderr: "actiontest: bad event: user.user_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name:  "an empty user_id",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": ""}, "session": {"session_id": "s1"}}`,
+			wantStderr: "actiontest: bad event: user.user_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name:  "no session",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1"}}`,
+			wantStderr: "actiontest: bad event: session.session_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name:  "an empty session_id",
+			args:  []string{tls},
+			stdin: `{"user": {"user_id": "u1"}, "session": {"session_id": ""}}`,
+			wantStderr: "actiontest: bad event: session.session_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name: "no IDs and bad app_metadata: the user ID first",
+			args: []string{tls},
+			stdin: `{"trigger": "login",
+				"user": {"app_metadata": {"__proto__": 1}}}`,
+			wantStderr: "actiontest: bad event: user.user_id is " +
+				"required (a flow refuses an event without it)\n",
+		},
+		{
+			name:  "app_metadata with __proto__",
+			args:  []string{tls},
+			stdin: withMetadata(`{"__proto__": 1}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "__proto__": reserved key (it ` +
+				"pollutes JavaScript objects)\n",
+		},
+		{
+			name:  "app_metadata with an empty key",
+			args:  []string{tls},
+			stdin: withMetadata(`{"": 1}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "": empty key` + "\n",
+		},
+		{
+			name:  "app_metadata with a '$' key",
+			args:  []string{tls},
+			stdin: withMetadata(`{"session_count": 1, "$set": 1}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "$set": reserved key (keys ` +
+				"starting with '$' are the library's)\n",
+		},
+		{
+			name:  "app_metadata with a key holding a line break",
+			args:  []string{tls},
+			stdin: withMetadata(`{"a\nactiontest: ok": 1}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "a\nactiontest: ok": key holds ` +
+				"a control character\n",
+		},
+		{
+			name:  "app_metadata with a nested __proto__",
+			args:  []string{tls},
+			stdin: withMetadata(`{"x": {"__proto__": {"isAdmin": true}}}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "x": nested key at ` +
+				`["__proto__"]: reserved key (it pollutes JavaScript ` +
+				"objects)\n",
+		},
+		{
+			name:  "app_metadata with a nested empty key",
+			args:  []string{tls},
+			stdin: withMetadata(`{"x": [{"": 1}]}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "x": nested key at [0][""]: ` +
+				"empty key\n",
+		},
+		{
+			name: "app_metadata nested too deep",
+			args: []string{tls},
+			stdin: withMetadata(`{"x": ` + strings.Repeat("[", 65) +
+				strings.Repeat("]", 65) + `}`),
+			wantStderr: "actiontest: bad event: user.app_metadata " +
+				`cannot be stored: key "x": value at ` +
+				strings.Repeat("[0]", 64) + ": maps and slices nested " +
+				"deeper than 64 levels\n",
 		},
 		{
 			name:  "an unknown action lists the known ones",
@@ -504,6 +619,110 @@ func TestBadInput(t *testing.T) {
 			if diff := cmp.Diff(want, got,
 				cmp.AllowUnexported(result{})); diff != "" {
 				t.Errorf("run mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestOnePrefix checks that every line on stderr names the command once,
+// even when the error comes from the recorder, whose errors name its
+// package.
+func TestOnePrefix(t *testing.T) {
+	// Actions that fail in each way, known for this test only.
+	test := map[string]action.Func{
+		"panics": func(context.Context, *action.Event, action.API) error {
+			panic("boom")
+		},
+		"fails": func(context.Context, *action.Event, action.API) error {
+			return errors.New("boom")
+		},
+		"returns-a-recorder-error": func(_ context.Context,
+			_ *action.Event, api action.API) error {
+			return api.Session().SetCustomClaim("", 1)
+		},
+	}
+	for name, run := range test {
+		actions[name] = func(config) action.Action {
+			return action.Action{Name: name,
+				Triggers: []action.Trigger{action.Logout}, Run: run}
+		}
+	}
+	t.Cleanup(func() {
+		for name := range test {
+			delete(actions, name)
+		}
+	})
+
+	big := strings.Repeat("x", 16<<10-100)
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantCode   int
+		wantStderr string
+	}{
+		{
+			name:       "a panic",
+			args:       []string{"-action", "panics"},
+			stdin:      specEvent,
+			wantCode:   1,
+			wantStderr: "actiontest: action panicked: panics: boom\n",
+		},
+		{
+			name:       "an error of the action",
+			args:       []string{"-action", "fails"},
+			stdin:      specEvent,
+			wantCode:   1,
+			wantStderr: "actiontest: action fails failed: boom\n",
+		},
+		{
+			name:     "an error of the recorder",
+			args:     []string{"-action", "returns-a-recorder-error"},
+			stdin:    specEvent,
+			wantCode: 1,
+			wantStderr: "actiontest: action returns-a-recorder-error " +
+				`failed: custom claim: metadata: invalid patch: key "": ` +
+				"empty key\n",
+		},
+		{
+			name:     "a refused write",
+			args:     []string{tls},
+			stdin:    event(`"2026-06-01T11:00:00Z"`, `{"notes": "`+big+`"}`),
+			wantCode: 1,
+			wantStderr: "actiontest: action track-logout-stats failed: " +
+				"sessionstats: recording the session: metadata: " +
+				"app_metadata too large: 16420 bytes, over the limit of " +
+				`16384 at key "session_count"` + "\n",
+		},
+		{
+			name:     "a trigger the action does not handle",
+			args:     []string{"-action", "fails"},
+			stdin:    `{"trigger": "login", "user": {"user_id": "u1"}, "session": {"session_id": "s1"}}`,
+			wantCode: 2,
+			wantStderr: "actiontest: action cannot run on the event: " +
+				`action "fails", trigger "login"` + "\n",
+		},
+		{
+			name:     "a bad event",
+			args:     []string{tls},
+			stdin:    `[]`,
+			wantCode: 2,
+			wantStderr: "actiontest: bad event: the event must be a " +
+				"JSON object, not an array\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runCmd(t, tc.stdin, tc.args...)
+			got.stdout = "" // TestRuns checks the calls
+			want := result{code: tc.wantCode, stderr: tc.wantStderr}
+			if diff := cmp.Diff(want, got,
+				cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("run mismatch (-want +got):\n%s", diff)
+			}
+			if n := strings.Count(got.stderr, "actiontest:"); n != 1 {
+				t.Errorf("stderr %q names the command %d times, want 1",
+					got.stderr, n)
 			}
 		})
 	}
