@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/metadata/pgstore"
 )
 
@@ -26,13 +27,18 @@ const benchUsers = 1000
 //   - flow-one-user: all go to one user, who soon has more receipts
 //     than a hint holds;
 //   - flow-durable: as flow, with [pgstore.Options.DurableEmptyUpdates];
-//   - floor: the UPDATEs go to the 1,000 users in turn.
+//   - flow-defer-end: as flow, with [flow.Options.DeferEnd], the time
+//     including the wait for the last end records;
+//   - floor: the UPDATEs go to the 1,000 users in turn;
+//   - paired, paired-defer-end: a logout and a floor UPDATE in turn.
 func BenchmarkLogout(b *testing.B) {
 	opts := tables(b, connect(b, nil))
 	durable := opts
 	durable.DurableEmptyUpdates = true
 	fast := newReplica(b, opts, appName("bench"), nil)
 	slow := newReplica(b, durable, appName("bench-durable"), nil)
+	deferred := newReplicaFlow(b, opts, appName("bench-defer"), nil,
+		flow.Options{DeferEnd: true})
 	users := make([]string, benchUsers)
 	for i := range users {
 		users[i] = "u" + strconv.Itoa(i)
@@ -56,20 +62,25 @@ func BenchmarkLogout(b *testing.B) {
 	b.Run("flow", logouts(fast, users))
 	b.Run("flow-one-user", logouts(fast, users[:1]))
 	b.Run("flow-durable", logouts(slow, users))
+	b.Run("flow-defer-end", logouts(deferred, users))
 	b.Run("floor", func(b *testing.B) {
 		floorUpdates(b, fast.pool, opts.Table, users)
 	})
 
 	// The same comparison, a logout and an UPDATE in turn, so that both
 	// see the same load on a shared machine.
-	b.Run("paired", func(b *testing.B) {
-		ids := make([]string, b.N)
-		for i := range ids {
-			ids[i] = "s" + strconv.Itoa(sessions+i)
+	paired := func(r *replica) func(*testing.B) {
+		return func(b *testing.B) {
+			ids := make([]string, b.N)
+			for i := range ids {
+				ids[i] = "s" + strconv.Itoa(sessions+i)
+			}
+			sessions += b.N
+			benchPaired(b, r, opts.Table, users, ids)
 		}
-		sessions += b.N
-		benchPaired(b, fast, opts.Table, users, ids)
-	})
+	}
+	b.Run("paired", paired(fast))
+	b.Run("paired-defer-end", paired(deferred))
 }
 
 // benchPaired signs users out in turn, of the sessions ids, each logout
@@ -101,6 +112,10 @@ func benchPaired(b *testing.B, r *replica, table pgx.Identifier, users, ids []st
 		flowTime += mid.Sub(start)
 		floorTime += time.Since(mid)
 	}
+	// End records DeferEnd left are waited for in the flow's time.
+	mid := time.Now()
+	r.runner.Wait()
+	flowTime += time.Since(mid)
 	n := float64(b.N)
 	b.ReportMetric(float64(flowTime.Nanoseconds())/n, "flow-ns/op")
 	b.ReportMetric(float64(floorTime.Nanoseconds())/n, "floor-ns/op")
@@ -124,6 +139,7 @@ func benchFlow(b *testing.B, r *replica, users, ids []string) {
 			b.Fatalf("Run = %+v, %v", res, err)
 		}
 	}
+	r.runner.Wait() // the end records DeferEnd left, if any
 }
 
 // floorUpdates runs b.N single-row UPDATEs, each its own transaction,

@@ -58,6 +58,15 @@ func newReplica(tb testing.TB, opts pgstore.Options, app string,
 	wrap func(*pgstore.Store) metadata.Store) *replica {
 
 	tb.Helper()
+	return newReplicaFlow(tb, opts, app, wrap, flow.Options{})
+}
+
+// newReplicaFlow is newReplica with the runner's options fopts (its
+// Store, Revoker and Timeout are the replica's).
+func newReplicaFlow(tb testing.TB, opts pgstore.Options, app string,
+	wrap func(*pgstore.Store) metadata.Store, fopts flow.Options) *replica {
+
+	tb.Helper()
 	r := &replica{pool: connect(tb, func(c *pgxpool.Config) {
 		c.ConnConfig.RuntimeParams["application_name"] = app
 	})}
@@ -75,8 +84,8 @@ func newReplica(tb testing.TB, opts pgstore.Options, app string,
 		r.revoked.Add(1)
 		return nil
 	})
-	runner, err := flow.NewRunner(flow.Options{Store: store, Revoker: rev,
-		Timeout: time.Minute})
+	fopts.Store, fopts.Revoker, fopts.Timeout = store, rev, time.Minute
+	runner, err := flow.NewRunner(fopts)
 	if err != nil {
 		tb.Fatalf("flow.NewRunner = %v", err)
 	}
