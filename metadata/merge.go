@@ -10,7 +10,8 @@ import (
 // encoded as JSON, that applies when [Limits.MaxBytes] is zero.
 const DefaultMaxBytes = 16 << 10
 
-// MaxKeyBytes is the longest top-level key a patch may hold, in bytes.
+// MaxKeyBytes is the longest key a patch may hold, at any depth, in
+// bytes.
 const MaxKeyBytes = 255
 
 // MaxDepth is how many maps and slices a patch value may nest in one

@@ -80,8 +80,9 @@ var (
 	ErrDuplicate = errors.New("metadata: receipt already recorded")
 
 	// ErrInvalidPatch is returned for a patch that cannot be stored: an
-	// empty, oversized or reserved key, a key with control characters, or
-	// a value that cannot be encoded as JSON. The error names the key.
+	// empty, oversized or reserved key, or a key with control
+	// characters, at any depth, or a value that cannot be encoded as
+	// JSON. The error names the key.
 	ErrInvalidPatch = errors.New("metadata: invalid patch")
 
 	// ErrTooLarge is returned when the stored app_metadata would exceed
