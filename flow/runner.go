@@ -407,7 +407,12 @@ func (r *Runner) deferredEnd(ctx context.Context, ev *action.Event,
 func (r *Runner) recordEnd(ctx context.Context, ev *action.Event,
 	receipt string) {
 
-	err := r.store.Update(ctx, ev.User.ID, receipt, noPatch)
+	var err error
+	if rr, ok := r.store.(metadata.ReceiptRecorder); ok {
+		err = rr.RecordReceipt(ctx, ev.User.ID, receipt)
+	} else {
+		err = r.store.Update(ctx, ev.User.ID, receipt, noPatch)
+	}
 	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
 		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
 			"session", ev, "", slog.Any(LogKeyError, err))

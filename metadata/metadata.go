@@ -68,6 +68,17 @@ type Store interface {
 	HasReceipt(ctx context.Context, userID, receipt string) (bool, error)
 }
 
+// ReceiptRecorder is an optional interface of a [Store]: RecordReceipt
+// records the user's receipt and writes nothing, as [Store.Update] does
+// with a function that returns no patch, but without calling or copying
+// anything. It returns an error wrapping [ErrDuplicate] when the receipt
+// is recorded already, and one wrapping [ErrUserNotFound] for an unknown
+// user. The flow records the end of each session with it where the
+// store has it.
+type ReceiptRecorder interface {
+	RecordReceipt(ctx context.Context, userID, receipt string) error
+}
+
 // Errors that stores and [Validate] return, wrapped with context. Test for
 // them with [errors.Is].
 var (

@@ -26,6 +26,8 @@ import (
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
+var _ metadata.ReceiptRecorder = (*Store)(nil)
+
 // DefaultRetention is how long receipts are kept when
 // [Options.Retention] is zero.
 const DefaultRetention = 24 * time.Hour
@@ -188,6 +190,33 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 		s.sweep(sh, now)
 	}
 	return err
+}
+
+// RecordReceipt implements [metadata.ReceiptRecorder]: it records the
+// receipt as an Update whose function returns no patch would.
+func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update %q: %w", userID, err)
+	}
+	if receipt == "" {
+		return nil
+	}
+	sh := s.shard(userID)
+	u := sh.lookup(userID)
+	if u == nil {
+		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+	now := s.clock.Now().UnixNano()
+	u.mu.Lock()
+	if u.receipts.has(receipt, now, s.retention) {
+		u.mu.Unlock()
+		return fmt.Errorf("%w: user %q, receipt %q",
+			metadata.ErrDuplicate, userID, receipt)
+	}
+	u.receipts.add(receipt, now, s.retention)
+	u.mu.Unlock()
+	s.sweep(sh, now)
+	return nil
 }
 
 // update is Update for the user's record u. It reports whether it
