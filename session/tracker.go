@@ -533,9 +533,11 @@ func (t *Tracker) adopt(r Record) *entry {
 		sh.m[r.ID] = e
 	}
 	sh.mu.Unlock()
-	active := r.LastActive.UnixNano()
-	raise(&e.active, active)
-	raise(&e.written, active)
+	if !r.LastActive.IsZero() {
+		active := r.LastActive.UnixNano()
+		raise(&e.active, active)
+		raise(&e.written, active)
+	}
 	return e
 }
 
@@ -586,15 +588,19 @@ func (e *entry) record(active int64) Record {
 // event returns the event of e's end by trigger.
 func (e *entry) event(trigger action.Trigger) *action.Event {
 	start := action.At(time.Unix(0, e.start).UTC())
-	return &action.Event{
+	ev := &action.Event{
 		Trigger: trigger,
 		User:    action.User{ID: e.userID, LastLoginAt: start},
-		Session: action.Session{
-			ID:           e.id,
-			CreatedAt:    start,
-			LastActiveAt: action.At(time.Unix(0, e.active.Load()).UTC()),
-		},
+		Session: action.Session{ID: e.id, CreatedAt: start},
 	}
+
+	// A session with no activity recorded (a record stored without
+	// one) has no last activity: the action counts it as 0 s, with a
+	// warning, rather than from 1970.
+	if active := e.active.Load(); active > 0 {
+		ev.Session.LastActiveAt = action.At(time.Unix(0, active).UTC())
+	}
+	return ev
 }
 
 // raise sets v to n when n is greater.

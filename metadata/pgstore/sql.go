@@ -181,6 +181,11 @@ const (
 	codeDeadlock       = "40P01"
 	codeUntranslatable = "22P05" // jsonb refuses "\u0000"
 	codeUnique         = "23505"
+
+	// A user ID the ID column's type cannot hold ("abc" for a bigint or
+	// uuid column), or one out of its range: it names no user.
+	codeBadText    = "22P02"
+	codeOutOfRange = "22003"
 )
 
 // sqlState returns err's SQLSTATE, or "".
@@ -193,9 +198,18 @@ func sqlState(err error) string {
 
 // storeErr marks a value that jsonb refuses as an invalid patch: the
 // patch was valid JSON, but PostgreSQL cannot store it.
+//
+// A user ID that the ID column's type refuses names no user: it is
+// reported as [metadata.ErrUserNotFound], a failure no retry mends. (The
+// patch cannot raise these codes: it reaches PostgreSQL as JSON text
+// this package encoded.)
 func storeErr(err error) error {
-	if sqlState(err) == codeUntranslatable {
+	switch sqlState(err) {
+	case codeUntranslatable:
 		return fmt.Errorf("%w: %w", metadata.ErrInvalidPatch, err)
+	case codeBadText, codeOutOfRange:
+		return fmt.Errorf("%w: the user ID is not a value of the ID "+
+			"column: %w", metadata.ErrUserNotFound, err)
 	}
 	return err
 }

@@ -1,0 +1,37 @@
+package session_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/session"
+)
+
+// TestStoredWithoutActivity ends a session stored with no last activity:
+// its event carries none (not 1970), and the expiry counts it as 0 s.
+func TestStoredWithoutActivity(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	ctx := t.Context()
+	rec := session.Record{ID: "x3", UserID: "u1",
+		Start: fx.clk.Now().Add(-2 * time.Hour)}
+	if err := fx.tracker.Store().Put(ctx, rec); err != nil {
+		t.Fatalf("Put() error = %v", err)
+	}
+
+	ev, err := fx.tracker.Event(ctx, "x3", action.Expire)
+	if err != nil {
+		t.Fatalf("Event() error = %v", err)
+	}
+	if !ev.Session.LastActiveAt.IsZero() {
+		t.Errorf("LastActiveAt = %v, want absent",
+			ev.Session.LastActiveAt)
+	}
+	if _, err := fx.tracker.End(ctx, "x3", action.Expire); err != nil {
+		t.Fatalf("End() error = %v", err)
+	}
+	f := fx.figures(t, "u1")
+	if f.SessionCount != 1 || f.TotalSessionSeconds != 0 {
+		t.Errorf("figures = %+v, want 1 session of 0 s", f)
+	}
+}
