@@ -35,3 +35,26 @@ func TestStoredWithoutActivity(t *testing.T) {
 		t.Errorf("figures = %+v, want 1 session of 0 s", f)
 	}
 }
+
+// TestEndAllCountsOnlyWhatItEnded ends one of a user's sessions straight
+// through the runner, then all of them: EndAll counts only the other.
+func TestEndAllCountsOnlyWhatItEnded(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	ctx := t.Context()
+	fx.start(t, "u1", "s1")
+	fx.start(t, "u1", "s2")
+	ev, err := fx.tracker.Event(ctx, "s1", action.Logout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.runner.Run(ctx, ev); err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	n, err := fx.tracker.EndAll(ctx, "u1", action.Revoke)
+	if err != nil || n != 1 {
+		t.Errorf("EndAll() = %d, %v; want 1, nil", n, err)
+	}
+	if got := fx.figures(t, "u1").SessionCount; got != 2 {
+		t.Errorf("session count = %d, want 2", got)
+	}
+}

@@ -389,8 +389,9 @@ func (t *Tracker) hasEnded(ctx context.Context, sessionID string) (bool,
 
 // EndAll ends every live session of the user by trigger, as
 // [Tracker.End] does for each: Revoke for "sign out everywhere" or an
-// administrator's revocation. It returns how many ended, and the errors
-// of those that did not, joined. Sessions are read from the store, so
+// administrator's revocation. It returns how many it ended (not those
+// another run had ended already), and the errors of those that did not
+// end, joined. Sessions are read from the store, so
 // those of other processes end too. For "sign out everywhere", end the
 // session the user clicked from by [action.Logout] first: it is a
 // sign-out.
@@ -418,13 +419,16 @@ func (t *Tracker) EndAll(ctx context.Context, userID string,
 	var ended int
 	var errs []error
 	for _, r := range recs {
-		_, err := t.end(ctx, t.adopt(r), trigger)
+		res, err := t.end(ctx, t.adopt(r), trigger)
 		switch {
 		case errors.Is(err, flow.ErrNoFlow):
 			errs = append(errs, err)
 			return ended, errors.Join(errs...)
 		case err != nil:
 			errs = append(errs, err)
+			continue
+		case res != nil && res.Repeat:
+			// Ended already, by another run: not ended by this call.
 			continue
 		}
 		ended++
