@@ -193,30 +193,10 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 }
 
 // RecordReceipt implements [metadata.ReceiptRecorder]: it records the
-// receipt as an Update whose function returns no patch would.
+// receipt as an Update whose function returns no patch would, without
+// copying the stored value for a function.
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: update %q: %w", userID, err)
-	}
-	if receipt == "" {
-		return nil
-	}
-	sh := s.shard(userID)
-	u := sh.lookup(userID)
-	if u == nil {
-		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
-	}
-	now := s.clock.Now().UnixNano()
-	u.mu.Lock()
-	if u.receipts.has(receipt, now, s.retention) {
-		u.mu.Unlock()
-		return fmt.Errorf("%w: user %q, receipt %q",
-			metadata.ErrDuplicate, userID, receipt)
-	}
-	u.receipts.add(receipt, now, s.retention)
-	u.mu.Unlock()
-	s.sweep(sh, now)
-	return nil
+	return s.Update(ctx, userID, receipt, nil)
 }
 
 // update is Update for the user's record u. It reports whether it
@@ -243,10 +223,13 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		u.mu.Unlock()
 
 		// Compute and check the new value; fn's error goes back as it
-		// is.
-		patch, err := fn(metadata.Clone(stored))
-		if err != nil {
-			return false, err
+		// is. A nil fn, from RecordReceipt, writes nothing.
+		var patch metadata.Map
+		var err error
+		if fn != nil {
+			if patch, err = fn(metadata.Clone(stored)); err != nil {
+				return false, err
+			}
 		}
 		data := stored
 		if len(patch) > 0 {
