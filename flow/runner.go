@@ -214,6 +214,11 @@ func (r *Result) clone() *Result {
 type Runner struct {
 	store   metadata.Store
 	revoker Revoker
+
+	// recorder is the store as a metadata.ReceiptRecorder, when it is
+	// one: it records the end of sessions.
+	recorder metadata.ReceiptRecorder
+
 	logger  *slog.Logger // nil: silent
 	timeout time.Duration
 
@@ -255,6 +260,7 @@ func NewRunner(opts Options) (*Runner, error) {
 		timeout:  opts.Timeout,
 		deferEnd: opts.DeferEnd,
 	}
+	r.recorder, _ = opts.Store.(metadata.ReceiptRecorder)
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -408,8 +414,8 @@ func (r *Runner) recordEnd(ctx context.Context, ev *action.Event,
 	receipt string) {
 
 	var err error
-	if rr, ok := r.store.(metadata.ReceiptRecorder); ok {
-		err = rr.RecordReceipt(ctx, ev.User.ID, receipt)
+	if r.recorder != nil {
+		err = r.recorder.RecordReceipt(ctx, ev.User.ID, receipt)
 	} else {
 		err = r.store.Update(ctx, ev.User.ID, receipt, noPatch)
 	}
