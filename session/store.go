@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/benbjohnson/clock"
 )
 
 // Record is what a [Store] keeps of one session.
@@ -149,7 +151,7 @@ func NewMemStore(opts MemStoreOptions) *MemStore {
 		recs:      make(map[string]*Record),
 	}
 	if m.clock == nil {
-		m.clock = realClock{}
+		m.clock = clock.New()
 	}
 	if m.retention <= 0 {
 		m.retention = DefaultRetention

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
 )
@@ -23,10 +25,6 @@ const DefaultInterval = time.Minute
 type Clock interface {
 	Now() time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Runner runs the published flow of an event's trigger; *[flow.Runner]
 // is one.
@@ -134,7 +132,7 @@ func NewTracker(opts Options) (*Tracker, error) {
 		seed:   maphash.MakeSeed(),
 	}
 	if t.clock == nil {
-		t.clock = realClock{}
+		t.clock = clock.New()
 	}
 	if t.store == nil {
 		t.store = NewMemStore(MemStoreOptions{Clock: t.clock})

@@ -43,6 +43,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/metadata"
 )
@@ -160,7 +162,7 @@ func New(opts Options) action.Action {
 		byTrigger: opts.CountByTrigger,
 	}
 	if s.clock == nil {
-		s.clock = realClock{}
+		s.clock = clock.New()
 	}
 	return action.Action{
 		Name:     Name,
@@ -174,10 +176,6 @@ type stats struct {
 	minSec    int64 // shortest duration recorded, in whole seconds, >= 0
 	byTrigger bool
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // minSeconds returns the whole seconds a session needs to be recorded.
 func minSeconds(d time.Duration) int64 {

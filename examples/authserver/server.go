@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
 	"github.com/logoutflow/logoutflow/metadata"
@@ -150,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 			"%d bytes", ErrBadConfig, MinAdminToken)
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.New()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -243,10 +245,6 @@ func (s *Server) indexUsers(users []User) error {
 	s.dummy = dummy
 	return nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Handler returns the server's routes, behind cross-origin request
 // protection and security headers:

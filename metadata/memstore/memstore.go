@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
@@ -97,7 +99,7 @@ func New(opts Options) *Store {
 		seed:      maphash.MakeSeed(),
 	}
 	if s.clock == nil {
-		s.clock = realClock{}
+		s.clock = clock.New()
 	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -107,10 +109,6 @@ func New(opts Options) *Store {
 	}
 	return s
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Put creates the user, or replaces the user's app_metadata whole, with
 // m after validating it as a patch (see [metadata.Validate]) and checking

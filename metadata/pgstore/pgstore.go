@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
@@ -134,7 +136,7 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		sql:       newStatements(opts),
 	}
 	if s.clock == nil {
-		s.clock = realClock{}
+		s.clock = clock.New()
 	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -173,10 +175,6 @@ func checkNames(opts Options) error {
 	}
 	return nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // CreateSchema creates the tables of the default layout where they do not
 // exist yet: Table with a text primary key and a jsonb column, and
