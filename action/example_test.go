@@ -2,8 +2,10 @@ package action_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/metadata"
@@ -60,10 +62,17 @@ func ExampleDecodeEvent() {
 	fmt.Println(ev.User.ID, ev.Session.ID, t, err)
 	fmt.Println(ev.User.AppMetadata)
 
+	// A bad event's error wraps ErrBadEvent and names where and why.
 	_, err = action.DecodeEvent([]byte(`{"user": {"user_id": "u1",}}`))
-	fmt.Println(err)
+	fmt.Println(errors.Is(err, action.ErrBadEvent))
+	where, why, _ := strings.Cut(
+		strings.TrimPrefix(err.Error(), action.ErrBadEvent.Error()+": "), ": ")
+	fmt.Println(where)
+	fmt.Println(why)
 	// Output:
 	// u1 s1 2026-05-20 08:00:00.123 +0000 UTC <nil>
 	// map[session_count:3]
-	// action: bad event: invalid JSON at byte offset 26: invalid character '}' looking for beginning of object key string
+	// true
+	// invalid JSON at byte offset 26
+	// invalid character '}' looking for beginning of object key string
 }

@@ -3,6 +3,8 @@ package sessionstats_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -31,11 +33,18 @@ func Example() {
 		return
 	}
 
+	// Each call, with the keys it writes or the attributes it logs below.
 	for _, c := range r.Calls() {
 		if c.Patch != nil {
-			fmt.Println(c.API, c.Patch)
+			fmt.Println(c.API)
+			for _, k := range slices.Sorted(maps.Keys(c.Patch)) {
+				fmt.Printf("  %s: %v\n", k, c.Patch[k])
+			}
 		} else {
-			fmt.Println(c.API, c.Level, c.Message, c.Attrs)
+			fmt.Println(c.API, c.Level, c.Message)
+			for _, a := range c.Attrs {
+				fmt.Printf("  %s\n", a)
+			}
 		}
 	}
 	f := sessionstats.Read(r.AppMetadata())
@@ -43,7 +52,14 @@ func Example() {
 		f.SessionCount, f.AverageSessionSeconds(),
 		f.LastLogoutAt.Format(time.Kitchen))
 	// Output:
-	// user.setAppMetadata map[last_logout_at:2026-05-20T10:00:00.000Z last_session_duration_sec:7200 session_count:4 total_session_seconds:16200]
-	// log INFO session recorded [last_session_duration_sec=7200 session_count=4 total_session_seconds=16200]
+	// user.setAppMetadata
+	//   last_logout_at: 2026-05-20T10:00:00.000Z
+	//   last_session_duration_sec: 7200
+	//   session_count: 4
+	//   total_session_seconds: 16200
+	// log INFO session recorded
+	//   last_session_duration_sec=7200
+	//   session_count=4
+	//   total_session_seconds=16200
 	// 4 sessions, 4050 s on average, last signed out at 10:00AM
 }

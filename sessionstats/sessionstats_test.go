@@ -60,7 +60,9 @@ func at(t time.Time) *clock.Mock {
 
 // runAt runs track-logout-stats at time t on ev with a new recorder and
 // fails the test on an error.
-func runAt(tb testing.TB, t time.Time, ev *action.Event, opts sessionstats.Options) *actiontest.Recorder {
+func runAt(tb testing.TB, t time.Time, ev *action.Event,
+	opts sessionstats.Options) *actiontest.Recorder {
+
 	tb.Helper()
 	opts.Clock = at(t)
 	r, err := actiontest.Run(context.Background(), sessionstats.New(opts), ev,
@@ -69,6 +71,46 @@ func runAt(tb testing.TB, t time.Time, ev *action.Event, opts sessionstats.Optio
 		tb.Fatalf("track-logout-stats error: %v", err)
 	}
 	return r
+}
+
+// runNow runs track-logout-stats at now on ev with a new recorder of
+// opts and fails the test on an error.
+func runNow(tb testing.TB, ev *action.Event,
+	opts actiontest.Options) *actiontest.Recorder {
+
+	tb.Helper()
+	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
+	r, err := actiontest.Run(context.Background(), a, ev, opts)
+	if err != nil {
+		tb.Fatalf("Run error: %v", err)
+	}
+	return r
+}
+
+// decodeEvent decodes the event JSON text, failing the test on an error.
+func decodeEvent(tb testing.TB, text string) *action.Event {
+	tb.Helper()
+	ev, err := action.DecodeEvent([]byte(text))
+	if err != nil {
+		tb.Fatalf("DecodeEvent error: %v", err)
+	}
+	return ev
+}
+
+// checkCalls compares the recorded calls with want.
+func checkCalls(tb testing.TB, want []action.Call, r *actiontest.Recorder) {
+	tb.Helper()
+	if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
+		tb.Errorf("calls mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// checkMeta compares the stored app_metadata with want.
+func checkMeta(tb testing.TB, want metadata.Map, r *actiontest.Recorder) {
+	tb.Helper()
+	if diff := cmp.Diff(want, r.AppMetadata()); diff != "" {
+		tb.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
+	}
 }
 
 // written is the call that writes the figures.
@@ -123,78 +165,35 @@ func TestWorkedExamples(t *testing.T) {
 		sessionstats.KeyTotalSessionSeconds: 9000,
 	}
 	tests := []struct {
-		name      string
-		now       time.Time
-		login     time.Time // zero: absent
-		stored    metadata.Map
-		wantCalls []action.Call
-		wantMeta  metadata.Map
+		name   string
+		now    time.Time
+		login  time.Time // zero: absent
+		stored metadata.Map
+		// The logs before the write, and the figures written and stored.
+		wantLogs                           []action.Call
+		wantLogoutAt                       string
+		wantDuration, wantCount, wantTotal int64
 	}{
-		{
-			name:   "two-hour session",
-			now:    now,
-			login:  login,
-			stored: before,
-			wantCalls: []action.Call{
-				written(tenAM, 7200, 4, 16200),
-				summary(7200, 4, 16200),
-			},
-			wantMeta: stored(tenAM, 7200, 4, 16200),
-		},
-		{
-			name:   "last_login_at absent",
-			now:    now,
-			stored: before,
-			wantCalls: []action.Call{
-				logCall(slog.LevelWarn, msgMissing),
-				written(tenAM, 0, 4, 9000),
-				summary(0, 4, 9000),
-			},
-			wantMeta: stored(tenAM, 0, 4, 9000),
-		},
-		{
-			name:  "59 s is too short",
-			now:   login.Add(59 * time.Second),
-			login: login,
-			wantCalls: []action.Call{
-				tooShort(59, 60),
-				written(at0859, 0, 1, 0),
-				summary(0, 1, 0),
-			},
-			wantMeta: stored(at0859, 0, 1, 0),
-		},
-		{
-			name:  "60 s is recorded",
-			now:   login.Add(60 * time.Second),
-			login: login,
-			wantCalls: []action.Call{
-				written(at0900, 60, 1, 60),
-				summary(60, 1, 60),
-			},
-			wantMeta: stored(at0900, 60, 1, 60),
-		},
-		{
-			name:  "login in the future",
-			now:   login.Add(-5 * time.Minute),
-			login: login,
-			wantCalls: []action.Call{
-				tooShort(-300, 60),
-				written(at07555, 0, 1, 0),
-				summary(0, 1, 0),
-			},
-			wantMeta: stored(at07555, 0, 1, 0),
-		},
+		{"two-hour session", now, login, before,
+			nil, tenAM, 7200, 4, 16200},
+		{"last_login_at absent", now, time.Time{}, before,
+			[]action.Call{logCall(slog.LevelWarn, msgMissing)},
+			tenAM, 0, 4, 9000},
+		{"59 s is too short", login.Add(59 * time.Second), login, nil,
+			[]action.Call{tooShort(59, 60)}, at0859, 0, 1, 0},
+		{"60 s is recorded", login.Add(60 * time.Second), login, nil,
+			nil, at0900, 60, 1, 60},
+		{"login in the future", login.Add(-5 * time.Minute), login, nil,
+			[]action.Call{tooShort(-300, 60)}, at07555, 0, 1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := actiontest.LogoutEvent("u1", tc.login, tc.stored)
 			r := runAt(t, tc.now, ev, sessionstats.Options{})
-			if diff := cmp.Diff(tc.wantCalls, r.Calls(), callOpts); diff != "" {
-				t.Errorf("calls mismatch (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantMeta, r.AppMetadata()); diff != "" {
-				t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
-			}
+			d, n, total := tc.wantDuration, tc.wantCount, tc.wantTotal
+			checkCalls(t, append(tc.wantLogs,
+				written(tc.wantLogoutAt, d, n, total), summary(d, n, total)), r)
+			checkMeta(t, stored(tc.wantLogoutAt, d, n, total), r)
 		})
 	}
 }
@@ -293,13 +292,10 @@ func TestLastLoginAt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAt(t, now, eventWithLogin(t, tc.json, nil),
 				sessionstats.Options{})
-			want := []action.Call{
+			checkCalls(t, []action.Call{
 				written("2026-05-20T10:00:00.000Z", tc.want, 1, tc.want),
 				summary(tc.want, 1, tc.want),
-			}
-			if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
-				t.Errorf("calls mismatch (-want +got):\n%s", diff)
-			}
+			}, r)
 		})
 	}
 }
@@ -337,14 +333,11 @@ func TestLastLoginAtUnparseable(t *testing.T) {
 				warning = logCall(slog.LevelWarn, msgBadLogin,
 					slog.String("last_login_at_shape", tc.wantValue))
 			}
-			want := []action.Call{
+			checkCalls(t, []action.Call{
 				warning,
 				written("2026-05-20T10:00:00.000Z", 0, 1, 0),
 				summary(0, 1, 0),
-			}
-			if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
-				t.Errorf("calls mismatch (-want +got):\n%s", diff)
-			}
+			}, r)
 		})
 	}
 }
@@ -396,43 +389,49 @@ func TestStoredFigures(t *testing.T) {
 		{"metadata.Map", metadata.Map{"n": 3}, 0, invalid, "object"},
 		{"array", []any{}, 0, invalid, "array"},
 	}
-	keys := []string{
-		sessionstats.KeySessionCount,
-		sessionstats.KeyTotalSessionSeconds,
-	}
+	warnings := map[outcome]string{wrongType: msgWrongType, invalid: msgInvalid}
 	for _, tc := range tests {
-		for _, key := range keys {
+		for _, key := range figureKeys {
 			t.Run(tc.name+"/"+key, func(t *testing.T) {
 				md := metadata.Map{key: tc.value}
 				r := runAt(t, now, actiontest.LogoutEvent("u1", login, md),
 					sessionstats.Options{})
-
-				// The figure read counts, the other starts from 0.
-				count, total := int64(1), int64(7200)
-				if key == sessionstats.KeySessionCount {
-					count = min(tc.want+1, sessionstats.MaxInt)
-				} else {
-					total = min(tc.want+7200, sessionstats.MaxInt)
-				}
-				want := []action.Call{
-					written("2026-05-20T10:00:00.000Z", 7200, count, total),
-				}
-				switch tc.result {
-				case wrongType:
-					want = append(want, logCall(slog.LevelWarn, msgWrongType,
-						slog.String("key", key)))
-				case invalid:
-					want = append(want, logCall(slog.LevelWarn, msgInvalid,
-						slog.String("key", key), slog.String("kind", tc.kind)))
-				}
-				want = append(want, summary(7200, count, total))
-				diff := cmp.Diff(want, r.Calls(), callOpts)
-				if diff != "" {
-					t.Errorf("calls mismatch (-want +got):\n%s", diff)
-				}
+				checkCalls(t,
+					figureCalls(key, tc.want, warnings[tc.result], tc.kind), r)
 			})
 		}
 	}
+}
+
+// figureKeys are the stored figures the action reads.
+var figureKeys = []string{
+	sessionstats.KeySessionCount,
+	sessionstats.KeyTotalSessionSeconds,
+}
+
+// figureCalls are the calls of a two-hour session whose stored figure key
+// alone was there and read as prev, with the warning warn ("" for none,
+// else msgWrongType or msgInvalid of the value's kind).
+func figureCalls(key string, prev int64, warn, kind string) []action.Call {
+	// The figure read counts; the other starts from 0.
+	count, total := int64(1), int64(7200)
+	if key == sessionstats.KeySessionCount {
+		count = min(prev+1, sessionstats.MaxInt)
+	} else {
+		total = min(prev+7200, sessionstats.MaxInt)
+	}
+	calls := []action.Call{
+		written("2026-05-20T10:00:00.000Z", 7200, count, total),
+	}
+	switch warn {
+	case msgWrongType:
+		calls = append(calls, logCall(slog.LevelWarn, msgWrongType,
+			slog.String("key", key)))
+	case msgInvalid:
+		calls = append(calls, logCall(slog.LevelWarn, msgInvalid,
+			slog.String("key", key), slog.String("kind", kind)))
+	}
+	return append(calls, summary(7200, count, total))
 }
 
 func TestSaturates(t *testing.T) {
@@ -496,14 +495,20 @@ func TestFarDates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAt(t, tc.now, actiontest.LogoutEvent("u1", tc.login, nil),
 				sessionstats.Options{})
-			f := sessionstats.Read(r.AppMetadata())
-			if f.LastSessionDuration != tc.want ||
-				f.TotalSessionSeconds != tc.want || f.SessionCount != 1 {
-				t.Errorf("duration, total, count = %d, %d, %d; "+
-					"want %d, %d, 1", f.LastSessionDuration,
-					f.TotalSessionSeconds, f.SessionCount, tc.want, tc.want)
-			}
+			checkFirstSession(t, r, tc.want)
 		})
+	}
+}
+
+// checkFirstSession checks that r holds one session of want seconds.
+func checkFirstSession(tb testing.TB, r *actiontest.Recorder, want int64) {
+	tb.Helper()
+	f := sessionstats.Read(r.AppMetadata())
+	if f.LastSessionDuration != want ||
+		f.TotalSessionSeconds != want || f.SessionCount != 1 {
+		tb.Errorf("duration, total, count = %d, %d, %d; want %d, %d, 1",
+			f.LastSessionDuration, f.TotalSessionSeconds, f.SessionCount,
+			want, want)
 	}
 }
 
@@ -518,9 +523,7 @@ func TestKeepsOtherKeys(t *testing.T) {
 	want := stored("2026-05-20T10:00:00.000Z", 7200, 4, 7200)
 	want["plan"] = "pro"
 	want["prefs"] = map[string]any{"theme": "dark"}
-	if diff := cmp.Diff(want, r.AppMetadata()); diff != "" {
-		t.Errorf("app_metadata mismatch (-want +got):\n%s", diff)
-	}
+	checkMeta(t, want, r)
 }
 
 // TestReadsStoredValue checks that the figures grow from the value stored
@@ -556,14 +559,9 @@ func TestUpdateRetried(t *testing.T) {
 		sessionstats.KeySessionCount:        "3",
 		sessionstats.KeyTotalSessionSeconds: true,
 	}
-	ev := actiontest.LogoutEvent("u1", login, md)
-	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
-	r, err := actiontest.Run(context.Background(), a, ev,
+	r := runNow(t, actiontest.LogoutEvent("u1", login, md),
 		actiontest.Options{Retries: 3})
-	if err != nil {
-		t.Fatalf("Run error: %v", err)
-	}
-	want := []action.Call{
+	checkCalls(t, []action.Call{
 		written("2026-05-20T10:00:00.000Z", 7200, 4, 7200),
 		logCall(slog.LevelWarn, msgWrongType,
 			slog.String("key", sessionstats.KeySessionCount)),
@@ -571,10 +569,7 @@ func TestUpdateRetried(t *testing.T) {
 			slog.String("key", sessionstats.KeyTotalSessionSeconds),
 			slog.String("kind", "boolean")),
 		summary(7200, 4, 7200),
-	}
-	if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
-		t.Errorf("calls mismatch (-want +got):\n%s", diff)
-	}
+	}, r)
 }
 
 func TestUpdateFails(t *testing.T) {
@@ -633,22 +628,10 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 			"email":                             email,
 		}),
 	}
-	decoded, err := action.DecodeEvent([]byte(`{"user": {"user_id": "u1",
-		"email": "` + email + `", "last_login_at": "2026-05-20T08:00:00Z",
-		"app_metadata": {"session_count": "x", "email": "` + email + `"}},
-		"session": {"session_id": "s1"}}`))
-	if err != nil {
-		t.Fatalf("DecodeEvent error: %v", err)
-	}
-	events["decoded"] = decoded
-	handlers := map[string]func(*bytes.Buffer) slog.Handler{
-		"text": func(b *bytes.Buffer) slog.Handler {
-			return slog.NewTextHandler(b, nil)
-		},
-		"json": func(b *bytes.Buffer) slog.Handler {
-			return slog.NewJSONHandler(b, nil)
-		},
-	}
+	events["decoded"] = decodeEvent(t, `{"user": {"user_id": "u1",
+		"email": "`+email+`", "last_login_at": "2026-05-20T08:00:00Z",
+		"app_metadata": {"session_count": "x", "email": "`+email+`"}},
+		"session": {"session_id": "s1"}}`)
 	for name, ev := range events {
 		ev.User.Email = email
 		for hname, newHandler := range handlers {
@@ -659,6 +642,16 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 	}
 }
 
+// handlers make the logger's handler of each kind, writing to a buffer.
+var handlers = map[string]func(*bytes.Buffer) slog.Handler{
+	"text": func(b *bytes.Buffer) slog.Handler {
+		return slog.NewTextHandler(b, nil)
+	},
+	"json": func(b *bytes.Buffer) slog.Handler {
+		return slog.NewJSONHandler(b, nil)
+	},
+}
+
 // checkNoEmail runs the action on ev with a logger of newHandler and
 // fails when a log record or a recorded call's log holds email.
 func checkNoEmail(t *testing.T, ev *action.Event, email string,
@@ -666,12 +659,7 @@ func checkNoEmail(t *testing.T, ev *action.Event, email string,
 
 	t.Helper()
 	var buf bytes.Buffer
-	a := sessionstats.New(sessionstats.Options{Clock: at(now)})
-	r, err := actiontest.Run(context.Background(), a, ev,
-		actiontest.Options{Logger: slog.New(newHandler(&buf))})
-	if err != nil {
-		t.Fatalf("Run error: %v", err)
-	}
+	r := runNow(t, ev, actiontest.Options{Logger: slog.New(newHandler(&buf))})
 
 	// Look in what the handler wrote and in what the recorder kept.
 	if buf.Len() == 0 {
@@ -702,25 +690,12 @@ func TestLogsCannotBeForged(t *testing.T) {
 		"terminal escapes": `"\u001b[1A\u001b[2Klevel=ERROR msg=forged"`,
 		"as the last key":  `"\" level=ERROR msg=\"forged"`,
 	}
-	handlers := map[string]func(*bytes.Buffer) slog.Handler{
-		"text": func(b *bytes.Buffer) slog.Handler {
-			return slog.NewTextHandler(b, nil)
-		},
-		"json": func(b *bytes.Buffer) slog.Handler {
-			return slog.NewJSONHandler(b, nil)
-		},
-	}
 	for vname, value := range values {
 		for hname, newHandler := range handlers {
 			t.Run(vname+"/"+hname, func(t *testing.T) {
 				var buf bytes.Buffer
-				a := sessionstats.New(sessionstats.Options{Clock: at(now)})
-				_, err := actiontest.Run(context.Background(), a,
-					eventWithLogin(t, value, nil),
+				runNow(t, eventWithLogin(t, value, nil),
 					actiontest.Options{Logger: slog.New(newHandler(&buf))})
-				if err != nil {
-					t.Fatalf("Run error: %v", err)
-				}
 
 				// A warning and the summary: two records, two lines.
 				out := buf.String()
@@ -936,13 +911,7 @@ func FuzzTrackLogoutStats(f *testing.F) {
 
 		// The session counts once, from the previous valid figures.
 		got := sessionstats.Read(after)
-		if want := min(before.SessionCount+1, sessionstats.MaxInt); got.SessionCount != want {
-			t.Errorf("session_count = %d, want %d", got.SessionCount, want)
-		}
-		if got.TotalSessionSeconds < before.TotalSessionSeconds {
-			t.Errorf("total_session_seconds = %d, was %d",
-				got.TotalSessionSeconds, before.TotalSessionSeconds)
-		}
+		checkCounted(t, before, got)
 		if got.LastSessionDuration < 0 ||
 			got.TotalSessionSeconds > sessionstats.MaxInt {
 			t.Errorf("figures out of range: %+v", got)
@@ -953,6 +922,19 @@ func FuzzTrackLogoutStats(f *testing.F) {
 				before.SessionCount, n)
 		}
 	})
+}
+
+// checkCounted checks the figures after a run that began with prev: the
+// session counts once, and the total only grows.
+func checkCounted(tb testing.TB, prev, got sessionstats.Figures) {
+	tb.Helper()
+	if want := min(prev.SessionCount+1, sessionstats.MaxInt); got.SessionCount != want {
+		tb.Errorf("session_count = %d, want %d", got.SessionCount, want)
+	}
+	if got.TotalSessionSeconds < prev.TotalSessionSeconds {
+		tb.Errorf("total_session_seconds = %d, was %d",
+			got.TotalSessionSeconds, prev.TotalSessionSeconds)
+	}
 }
 
 // decode reads one JSON value keeping numbers as json.Number, as events
@@ -1024,44 +1006,15 @@ func TestStoredFiguresFromJSON(t *testing.T) {
 		{name: "{}", json: `{}`, warn: msgInvalid, kind: "object"},
 		{name: "[]", json: `[]`, warn: msgInvalid, kind: "array"},
 	}
-	keys := []string{
-		sessionstats.KeySessionCount,
-		sessionstats.KeyTotalSessionSeconds,
-	}
 	for _, tc := range tests {
-		for _, key := range keys {
+		for _, key := range figureKeys {
 			t.Run(tc.name+"/"+key, func(t *testing.T) {
-				ev, err := action.DecodeEvent([]byte(`{"user": {
+				ev := decodeEvent(t, `{"user": {
 					"user_id": "u1",
 					"last_login_at": "2026-05-20T08:00:00.000Z",
-					"app_metadata": {"` + key + `": ` + tc.json + `}}}`))
-				if err != nil {
-					t.Fatalf("DecodeEvent error: %v", err)
-				}
+					"app_metadata": {"`+key+`": `+tc.json+`}}}`)
 				r := runAt(t, now, ev, sessionstats.Options{})
-
-				// The figure read counts; the other starts from 0.
-				count, total := int64(1), int64(7200)
-				if key == sessionstats.KeySessionCount {
-					count = min(tc.want+1, sessionstats.MaxInt)
-				} else {
-					total = min(tc.want+7200, sessionstats.MaxInt)
-				}
-				want := []action.Call{
-					written("2026-05-20T10:00:00.000Z", 7200, count, total),
-				}
-				switch tc.warn {
-				case msgWrongType:
-					want = append(want, logCall(slog.LevelWarn, msgWrongType,
-						slog.String("key", key)))
-				case msgInvalid:
-					want = append(want, logCall(slog.LevelWarn, msgInvalid,
-						slog.String("key", key), slog.String("kind", tc.kind)))
-				}
-				want = append(want, summary(7200, count, total))
-				if diff := cmp.Diff(want, r.Calls(), callOpts); diff != "" {
-					t.Errorf("calls mismatch (-want +got):\n%s", diff)
-				}
+				checkCalls(t, figureCalls(key, tc.want, tc.warn, tc.kind), r)
 			})
 		}
 	}
@@ -1097,13 +1050,7 @@ func TestFarDatesFromJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAt(t, tc.now, eventWithLogin(t, tc.login, nil),
 				sessionstats.Options{})
-			f := sessionstats.Read(r.AppMetadata())
-			if f.LastSessionDuration != tc.want ||
-				f.TotalSessionSeconds != tc.want || f.SessionCount != 1 {
-				t.Errorf("duration, total, count = %d, %d, %d; "+
-					"want %d, %d, 1", f.LastSessionDuration,
-					f.TotalSessionSeconds, f.SessionCount, tc.want, tc.want)
-			}
+			checkFirstSession(t, r, tc.want)
 			if got := hasLog(r.Calls(), msgTooShort); got != tc.wantShort {
 				t.Errorf("too-short log = %t, want %t", got, tc.wantShort)
 			}
@@ -1151,13 +1098,11 @@ func checkNoOffset(t *testing.T, zone string) {
 		`"2026-05-20T08:00:00"`,
 		`"2026-05-20 08:00:00.000"`,
 	} {
-		ev, err := action.DecodeEvent([]byte(`{"user": {"user_id": "u1",
-			"last_login_at": ` + text + `}}`))
-		if err != nil {
-			t.Fatalf("DecodeEvent error: %v", err)
-		}
+		ev := decodeEvent(t, `{"user": {"user_id": "u1",
+			"last_login_at": `+text+`}}`)
 		r := runAt(t, now, ev, sessionstats.Options{})
-		if got := sessionstats.Read(r.AppMetadata()).LastSessionDuration; got != 7200 {
+		got := sessionstats.Read(r.AppMetadata()).LastSessionDuration
+		if got != 7200 {
 			t.Errorf("TZ=%s: last_login_at %s: duration = %d, want 7200",
 				zone, text, got)
 		}
@@ -1235,13 +1180,7 @@ func FuzzEventTrackLogoutStats(f *testing.F) {
 
 		// The session counts once; the total only grows.
 		got := sessionstats.Read(after)
-		if want := min(prev.SessionCount+1, sessionstats.MaxInt); got.SessionCount != want {
-			t.Errorf("session_count = %d, want %d", got.SessionCount, want)
-		}
-		if got.TotalSessionSeconds < prev.TotalSessionSeconds {
-			t.Errorf("total_session_seconds = %d, was %d",
-				got.TotalSessionSeconds, prev.TotalSessionSeconds)
-		}
+		checkCounted(t, prev, got)
 		_, validTotal := exactFigure(before[sessionstats.KeyTotalSessionSeconds])
 		if want := min(prev.TotalSessionSeconds+got.LastSessionDuration,
 			sessionstats.MaxInt); validTotal && got.TotalSessionSeconds != want {
@@ -1292,15 +1231,12 @@ func TestBadInputNeverFailsLogout(t *testing.T) {
 		total := figures[(i+7)%len(figures)]
 		name := login + "/" + count + "/" + total
 		t.Run(name, func(t *testing.T) {
-			ev, err := action.DecodeEvent([]byte(`{"trigger": "logout",
-				"user": {"user_id": "u1", "email": "` + email + `",
-				"last_login_at": ` + login + `,
-				"app_metadata": {"session_count": ` + count + `,
-				"total_session_seconds": ` + total + `}},
-				"session": {"session_id": "s1"}}`))
-			if err != nil {
-				t.Fatalf("DecodeEvent error: %v", err)
-			}
+			ev := decodeEvent(t, `{"trigger": "logout",
+				"user": {"user_id": "u1", "email": "`+email+`",
+				"last_login_at": `+login+`,
+				"app_metadata": {"session_count": `+count+`,
+				"total_session_seconds": `+total+`}},
+				"session": {"session_id": "s1"}}`)
 			checkLogoutSucceeds(t, ev, email)
 		})
 	}
@@ -1364,14 +1300,7 @@ func checkLogoutSucceeds(t *testing.T, ev *action.Event, email string) {
 	if b, err := json.Marshal(got); err != nil || !json.Valid(b) {
 		t.Errorf("stored app_metadata = %s, %v", b, err)
 	}
-	f := sessionstats.Read(got)
-	if want := min(prev.SessionCount+1, sessionstats.MaxInt); f.SessionCount != want {
-		t.Errorf("session_count = %d, want %d", f.SessionCount, want)
-	}
-	if f.TotalSessionSeconds < prev.TotalSessionSeconds {
-		t.Errorf("total_session_seconds = %d, was %d",
-			f.TotalSessionSeconds, prev.TotalSessionSeconds)
-	}
+	checkCounted(t, prev, sessionstats.Read(got))
 
 	// Each log record is one JSON line, without the email.
 	for line := range strings.Lines(logs.String()) {

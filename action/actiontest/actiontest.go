@@ -104,7 +104,8 @@ func NewRecorder(ev *action.Event, opts Options) *Recorder {
 // [NewRecorder]) all run, so that an action's own handling of them can be
 // tested. cmd/actiontest, which stands for a real auth server, refuses
 // them.
-func Run(ctx context.Context, a action.Action, ev *action.Event, opts Options) (r *Recorder, err error) {
+func Run(ctx context.Context, a action.Action, ev *action.Event,
+	opts Options) (r *Recorder, err error) {
 	r = NewRecorder(ev, opts)
 
 	// Refuse what a flow would refuse to build.

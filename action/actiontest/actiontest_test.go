@@ -590,6 +590,16 @@ func TestRefusedPatchHoldsItself(t *testing.T) {
 	loop := []any{nil}
 	loop[0] = loop
 	boom := errors.New("boom")
+	// update writes a patch holding self through UpdateAppMetadata, its
+	// function returning err.
+	update := func(err error) func(context.Context, *actiontest.Recorder) error {
+		return func(ctx context.Context, r *actiontest.Recorder) error {
+			return r.UpdateAppMetadata(ctx,
+				func(metadata.Map) (metadata.Map, error) {
+					return metadata.Map{"s": self}, err
+				})
+		}
+	}
 	tests := []struct {
 		name    string
 		write   func(context.Context, *actiontest.Recorder) error
@@ -610,23 +620,13 @@ func TestRefusedPatchHoldsItself(t *testing.T) {
 			wantErr: metadata.ErrInvalidPatch,
 		},
 		{
-			name: "UpdateAppMetadata",
-			write: func(ctx context.Context, r *actiontest.Recorder) error {
-				return r.UpdateAppMetadata(ctx,
-					func(metadata.Map) (metadata.Map, error) {
-						return metadata.Map{"s": self}, nil
-					})
-			},
+			name:    "UpdateAppMetadata",
+			write:   update(nil),
 			wantErr: metadata.ErrInvalidPatch,
 		},
 		{
-			name: "UpdateAppMetadata failing with its patch",
-			write: func(ctx context.Context, r *actiontest.Recorder) error {
-				return r.UpdateAppMetadata(ctx,
-					func(metadata.Map) (metadata.Map, error) {
-						return metadata.Map{"s": self}, boom
-					})
-			},
+			name:    "UpdateAppMetadata failing with its patch",
+			write:   update(boom),
 			wantErr: boom,
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,10 @@ const specOutput = `{
 }
 `
 
+// big, as a stored string, leaves app_metadata 88 bytes under the
+// limit, too few for the figures.
+var big = strings.Repeat("x", 16<<10-100)
+
 // result is what one run of the command gave.
 type result struct {
 	code           int
@@ -112,19 +117,67 @@ func withMetadata(appMetadata string) string {
 		`}, "session": {"session_id": "s1"}}`
 }
 
+// checkResult compares a run's result with want.
+func checkResult(tb testing.TB, want, got result) {
+	tb.Helper()
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(result{})); diff != "" {
+		tb.Errorf("run mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// figures is the JSON members of the three figures a run writes, all but
+// last_logout_at.
+func figures(duration, count, total int) string {
+	return fmt.Sprintf(`"last_session_duration_sec": %d, "session_count": %d,
+		"total_session_seconds": %d`, duration, count, total)
+}
+
+// written is the JSON members of what a run at the wall clock writes.
+func written(duration, count, total int) string {
+	return `"last_logout_at": "2026-06-01T12:00:00.000Z", ` +
+		figures(duration, count, total)
+}
+
+// patchCall is the JSON of the call writing the figures.
+func patchCall(duration, count, total int) string {
+	return `{"api": "user.setAppMetadata", "patch": {` +
+		written(duration, count, total) + `}}`
+}
+
+// recordedLog is the JSON of the info log that ends a recorded run.
+func recordedLog(duration, count, total int) string {
+	return `{"api": "log", "level": "info", "message": "session recorded",
+		"attrs": {` + figures(duration, count, total) + `}}`
+}
+
+// logCall is the JSON of a log call.
+func logCall(level, message, attrs string) string {
+	return `{"api": "log", "level": "` + level + `", "message": "` +
+		message + `", "attrs": ` + attrs + `}`
+}
+
+// wantOutput is the JSON the command prints: the calls and the app_metadata
+// left, as JSON texts.
+func wantOutput(appMetadata string, calls ...string) string {
+	return `{"calls": [` + strings.Join(calls, ", ") +
+		`], "app_metadata": ` + appMetadata + `}`
+}
+
+// recorded is the output of a run that records a session and logs only
+// the summary, leaving the app_metadata members other and the figures.
+func recorded(other string, duration, count, total int) string {
+	return wantOutput(`{`+other+written(duration, count, total)+`}`,
+		patchCall(duration, count, total),
+		recordedLog(duration, count, total))
+}
+
 func TestSpecFirstExample(t *testing.T) {
 	got := runCmd(t, specEvent, tls, "-now", "2026-05-20T10:00:00.000Z")
-	want := result{code: 0, stdout: specOutput}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(result{})); diff != "" {
-		t.Errorf("run mismatch (-want +got):\n%s", diff)
-	}
+	checkResult(t, result{code: 0, stdout: specOutput}, got)
 }
 
 // TestRuns covers runs of the action, whose output is compared as JSON.
 func TestRuns(t *testing.T) {
-	// big leaves the stored app_metadata 88 bytes under the limit, too
-	// few for the figures.
-	big := strings.Repeat("x", 16<<10-100)
 	tests := []struct {
 		name     string
 		args     []string
@@ -133,80 +186,32 @@ func TestRuns(t *testing.T) {
 		wantOut  string // JSON
 	}{
 		{
-			name:  "now defaults to the wall clock",
-			args:  []string{tls},
-			stdin: event(`"2026-06-01T11:00:00Z"`, `null`),
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}`,
+			name:    "now defaults to the wall clock",
+			args:    []string{tls},
+			stdin:   event(`"2026-06-01T11:00:00Z"`, `null`),
+			wantOut: recorded(``, 3600, 1, 3600),
 		},
 		{
 			name: "now with an offset is written in UTC",
 			args: []string{tls, "-now", "2026-06-01T14:00:00+02:00"},
 			stdin: event(`"2026-06-01T11:00:00Z"`,
 				`{"plan": "pro"}`),
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}],
-				"app_metadata": {"plan": "pro",
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}`,
+			wantOut: recorded(`"plan": "pro", `, 3600, 1, 3600),
 		},
 		{
 			name:  "min-duration raises the threshold",
 			args:  []string{tls, "-min-duration", "2m"},
 			stdin: event(`"2026-06-01T11:58:30Z"`, `{}`),
-			wantOut: `{"calls": [
-				{"api": "log", "level": "info",
-				 "message": "session too short to record: written as 0 s",
-				 "attrs": {"measured_sec": 90, "min_sec": 120}},
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}}`,
+			wantOut: wantOutput(`{`+written(0, 1, 0)+`}`,
+				logCall("info", "session too short to record: written as 0 s",
+					`{"measured_sec": 90, "min_sec": 120}`),
+				patchCall(0, 1, 0), recordedLog(0, 1, 0)),
 		},
 		{
-			name:  "min-duration 0 records every session",
-			args:  []string{tls, "-min-duration", "0"},
-			stdin: event(`"2026-06-01T11:59:55Z"`, `{}`),
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 5,
-					"session_count": 1, "total_session_seconds": 5}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 5,
-					"session_count": 1, "total_session_seconds": 5}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 5,
-					"session_count": 1, "total_session_seconds": 5}}`,
+			name:    "min-duration 0 records every session",
+			args:    []string{tls, "-min-duration", "0"},
+			stdin:   event(`"2026-06-01T11:59:55Z"`, `{}`),
+			wantOut: recorded(``, 5, 1, 5),
 		},
 		{
 			name: "a warning still exits 0",
@@ -215,22 +220,10 @@ func TestRuns(t *testing.T) {
 				"app_metadata": {"session_count": 3,
 					"total_session_seconds": 9000}},
 				"session": {"session_id": "s1"}}`,
-			wantOut: `{"calls": [
-				{"api": "log", "level": "warn",
-				 "message": "last_login_at missing: session recorded as 0 s",
-				 "attrs": {}},
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 4, "total_session_seconds": 9000}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 0,
-					"session_count": 4, "total_session_seconds": 9000}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 4, "total_session_seconds": 9000}}`,
+			wantOut: wantOutput(`{`+written(0, 4, 9000)+`}`,
+				logCall("warn", "last_login_at missing: session recorded as 0 s",
+					`{}`),
+				patchCall(0, 4, 9000), recordedLog(0, 4, 9000)),
 		},
 		{
 			name: "integers above 2^53 are copied exactly",
@@ -240,48 +233,27 @@ func TestRuns(t *testing.T) {
 				  "exp": 1e400, "neg": -9007199254740995,
 				  "nested": {"id": 18446744073709551617},
 				  "session_count": 9007199254740993}`),
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}},
-				{"api": "log", "level": "warn",
-				 "message": "stored figure invalid: counted from 0",
-				 "attrs": {"key": "session_count", "kind": "number"}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}],
-				"app_metadata": {
-					"big": 9007199254740993,
+			wantOut: wantOutput(`{"big": 9007199254740993,
 					"huge": 123456789012345678901234567890,
 					"exp": 1e400, "neg": -9007199254740995,
-					"nested": {"id": 18446744073709551617},
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}`,
+					"nested": {"id": 18446744073709551617}, `+
+				written(3600, 1, 3600)+`}`,
+				patchCall(3600, 1, 3600),
+				logCall("warn", "stored figure invalid: counted from 0",
+					`{"key": "session_count", "kind": "number"}`),
+				recordedLog(3600, 1, 3600)),
 		},
 		{
 			name: "an unparseable last_login_at's shape is in the warning",
 			args: []string{tls},
 			stdin: event(`"2026-05-20T08:00:00Z\nlevel=ERROR msg=forged"`,
 				`{}`),
-			wantOut: `{"calls": [
-				{"api": "log", "level": "warn",
-				 "message": "last_login_at unparseable: session recorded as 0 s",
-				 "attrs": {"last_login_at_shape": "\"9999-99-99A99:99:99A\\aaaaaa=AAAAA aaa=aaaaaa\""}},
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 0,
-					"session_count": 1, "total_session_seconds": 0}}`,
+			wantOut: wantOutput(`{`+written(0, 1, 0)+`}`,
+				logCall("warn",
+					"last_login_at unparseable: session recorded as 0 s",
+					`{"last_login_at_shape":
+						"\"9999-99-99A99:99:99A\\aaaaaa=AAAAA aaa=aaaaaa\""}`),
+				patchCall(0, 1, 0), recordedLog(0, 1, 0)),
 		},
 		{
 			name: "a 1 MiB string is carried through",
@@ -290,19 +262,7 @@ func TestRuns(t *testing.T) {
 				strings.Repeat("e", 1<<20) + `",
 				"last_login_at": "2026-06-01T11:00:00Z"},
 				"session": {"session_id": "s1"}}`,
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}},
-				{"api": "log", "level": "info",
-				 "message": "session recorded",
-				 "attrs": {"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}],
-				"app_metadata": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600}}`,
+			wantOut: recorded(``, 3600, 1, 3600),
 		},
 		{
 			name: "a refused write exits 1 and still prints the calls",
@@ -310,13 +270,11 @@ func TestRuns(t *testing.T) {
 			stdin: event(`"2026-06-01T11:00:00Z"`,
 				`{"notes": "`+big+`"}`),
 			wantCode: 1,
-			wantOut: `{"calls": [
-				{"api": "user.setAppMetadata", "patch": {
-					"last_logout_at": "2026-06-01T12:00:00.000Z",
-					"last_session_duration_sec": 3600,
-					"session_count": 1, "total_session_seconds": 3600},
-				 "error": "metadata: app_metadata too large: 16420 bytes, over the limit of 16384 at key \"session_count\""}],
-				"app_metadata": {"notes": "` + big + `"}}`,
+			wantOut: wantOutput(`{"notes": "`+big+`"}`,
+				`{"api": "user.setAppMetadata", "patch": {`+
+					written(3600, 1, 3600)+`}, "error": "metadata: `+
+					`app_metadata too large: 16420 bytes, over the limit `+
+					`of 16384 at key \"session_count\""}`),
 		},
 	}
 	for _, tc := range tests {
@@ -351,6 +309,87 @@ func checkStderr(t *testing.T, got result) {
 // TestBadInput covers input the command refuses with status 2 and one
 // line on stderr, printing nothing.
 func TestBadInput(t *testing.T) {
+	const (
+		noUserID    = "user.user_id is required (a flow refuses an event without it)"
+		noSessionID = "session.session_id is required (a flow refuses an event " +
+			"without it)"
+		notStored = "user.app_metadata cannot be stored: "
+	)
+	// Events refused as bad with the -action flag alone: stderr is
+	// "actiontest: bad event: " and why, on one line.
+	badEvents := []struct {
+		name, stdin, why string
+	}{
+		{"invalid JSON names the byte offset",
+			`{"user": {"user_id": "u1",, "email": "a"}}`,
+			"invalid JSON at byte offset 26: invalid character ',' looking " +
+				"for beginning of object key string"},
+		{"truncated JSON names the end", `{"user": {"user_id": "u1"`,
+			"invalid JSON at byte offset 25: unexpected end of input"},
+		{"trailing garbage", `{"user": {}} x`,
+			"invalid JSON at byte offset 13: invalid character 'x' after " +
+				"top-level value"},
+		{"a second value after the event", `{"user": {}} {}`,
+			"invalid JSON at byte offset 13: data after the event"},
+		{"empty input", "", "empty input, want a JSON object"},
+		{"white space only", " \n\t", "empty input, want a JSON object"},
+		{"an array, not an object", `[{"user": {}}]`,
+			"the event must be a JSON object, not an array"},
+		{"a string, not an object", `"event"`,
+			"the event must be a JSON object, not a string"},
+		{"user as a string", `{"user": "u1"}`,
+			"user must be an object, not a string"},
+		{"app_metadata as an array",
+			`{"user": {"user_id": "u1", "app_metadata": [1]}}`,
+			"user.app_metadata must be an object or null, not an array"},
+		{"app_metadata as a number",
+			`{"user": {"user_id": "u1", "app_metadata": 3}}`,
+			"user.app_metadata must be an object or null, not a number"},
+		{"a duplicated key", `{"user": {"user_id": "u1", "app_metadata":
+				{"session_count": 1, "session_count": 2}}}`,
+			`duplicate key "session_count" in user.app_metadata at byte ` +
+				"offset 68"},
+		{"no user", `{"session": {"session_id": "s1"}}`, noUserID},
+		{"no user_id",
+			`{"user": {"email": "a@example.com"}, "session": {"session_id": "s1"}}`,
+			noUserID},
+		{"an empty user_id",
+			`{"user": {"user_id": ""}, "session": {"session_id": "s1"}}`,
+			noUserID},
+		{"no session", `{"user": {"user_id": "u1"}}`, noSessionID},
+		{"an empty session_id",
+			`{"user": {"user_id": "u1"}, "session": {"session_id": ""}}`,
+			noSessionID},
+		{"no IDs and bad app_metadata: the user ID first",
+			`{"trigger": "login",
+				"user": {"app_metadata": {"__proto__": 1}}}`,
+			noUserID},
+		{"app_metadata with __proto__", withMetadata(`{"__proto__": 1}`),
+			notStored + `key "__proto__": reserved key (it pollutes ` +
+				"JavaScript objects)"},
+		{"app_metadata with an empty key", withMetadata(`{"": 1}`),
+			notStored + `key "": empty key`},
+		{"app_metadata with a '$' key",
+			withMetadata(`{"session_count": 1, "$set": 1}`),
+			notStored + `key "$set": reserved key (keys starting with '$' ` +
+				"are the library's)"},
+		{"app_metadata with a key holding a line break",
+			withMetadata(`{"a\nactiontest: ok": 1}`),
+			notStored + `key "a\nactiontest: ok": key holds a control ` +
+				"character"},
+		{"app_metadata with a nested __proto__",
+			withMetadata(`{"x": {"__proto__": {"isAdmin": true}}}`),
+			notStored + `key "x": nested key at ["__proto__"]: reserved key ` +
+				"(it pollutes JavaScript objects)"},
+		{"app_metadata with a nested empty key",
+			withMetadata(`{"x": [{"": 1}]}`),
+			notStored + `key "x": nested key at [0][""]: empty key`},
+		{"app_metadata nested too deep",
+			withMetadata(`{"x": ` + strings.Repeat("[", 65) +
+				strings.Repeat("]", 65) + `}`),
+			notStored + `key "x": value at ` + strings.Repeat("[0]", 64) +
+				": maps and slices nested deeper than 64 levels"},
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -358,203 +397,12 @@ func TestBadInput(t *testing.T) {
 		wantStderr string
 	}{
 		{
-			name:  "invalid JSON names the byte offset",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1",, "email": "a"}}`,
-			wantStderr: "actiontest: bad event: invalid JSON at " +
-				"byte offset 26: invalid character ',' looking for " +
-				"beginning of object key string\n",
-		},
-		{
-			name:  "truncated JSON names the end",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1"`,
-			wantStderr: "actiontest: bad event: invalid JSON at " +
-				"byte offset 25: unexpected end of input\n",
-		},
-		{
-			name:  "trailing garbage",
-			args:  []string{tls},
-			stdin: `{"user": {}} x`,
-			wantStderr: "actiontest: bad event: invalid JSON at " +
-				"byte offset 13: invalid character 'x' after top-level " +
-				"value\n",
-		},
-		{
-			name:  "a second value after the event",
-			args:  []string{tls},
-			stdin: `{"user": {}} {}`,
-			wantStderr: "actiontest: bad event: invalid JSON at " +
-				"byte offset 13: data after the event\n",
-		},
-		{
-			name:  "empty input",
-			args:  []string{tls},
-			stdin: "",
-			wantStderr: "actiontest: bad event: empty input, " +
-				"want a JSON object\n",
-		},
-		{
-			name:  "white space only",
-			args:  []string{tls},
-			stdin: " \n\t",
-			wantStderr: "actiontest: bad event: empty input, " +
-				"want a JSON object\n",
-		},
-		{
-			name:  "an array, not an object",
-			args:  []string{tls},
-			stdin: `[{"user": {}}]`,
-			wantStderr: "actiontest: bad event: the event must " +
-				"be a JSON object, not an array\n",
-		},
-		{
-			name:  "a string, not an object",
-			args:  []string{tls},
-			stdin: `"event"`,
-			wantStderr: "actiontest: bad event: the event must " +
-				"be a JSON object, not a string\n",
-		},
-		{
-			name:  "user as a string",
-			args:  []string{tls},
-			stdin: `{"user": "u1"}`,
-			wantStderr: "actiontest: bad event: user must be an " +
-				"object, not a string\n",
-		},
-		{
-			name:  "app_metadata as an array",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1", "app_metadata": [1]}}`,
-			wantStderr: "actiontest: bad event: " +
-				"user.app_metadata must be an object or null, not an " +
-				"array\n",
-		},
-		{
-			name:  "app_metadata as a number",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1", "app_metadata": 3}}`,
-			wantStderr: "actiontest: bad event: " +
-				"user.app_metadata must be an object or null, not a " +
-				"number\n",
-		},
-		{
-			name: "a duplicated key",
-			args: []string{tls},
-			stdin: `{"user": {"user_id": "u1", "app_metadata":
-				{"session_count": 1, "session_count": 2}}}`,
-			wantStderr: "actiontest: bad event: duplicate key " +
-				`"session_count" in user.app_metadata at byte offset ` +
-				"68\n",
-		},
-		{
 			name: "a trigger the action does not handle",
 			args: []string{tls},
 			stdin: `{"trigger": "login", "user": {"user_id": "u1"},
 				"session": {"session_id": "s1"}}`,
 			wantStderr: "actiontest: action cannot run on the event: " +
 				`action "track-logout-stats", trigger "login"` + "\n",
-		},
-		{
-			name:  "no user",
-			args:  []string{tls},
-			stdin: `{"session": {"session_id": "s1"}}`,
-			wantStderr: "actiontest: bad event: user.user_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name:  "no user_id",
-			args:  []string{tls},
-			stdin: `{"user": {"email": "a@example.com"}, "session": {"session_id": "s1"}}`,
-			wantStderr: "actiontest: bad event: user.user_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name:  "an empty user_id",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": ""}, "session": {"session_id": "s1"}}`,
-			wantStderr: "actiontest: bad event: user.user_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name:  "no session",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1"}}`,
-			wantStderr: "actiontest: bad event: session.session_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name:  "an empty session_id",
-			args:  []string{tls},
-			stdin: `{"user": {"user_id": "u1"}, "session": {"session_id": ""}}`,
-			wantStderr: "actiontest: bad event: session.session_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name: "no IDs and bad app_metadata: the user ID first",
-			args: []string{tls},
-			stdin: `{"trigger": "login",
-				"user": {"app_metadata": {"__proto__": 1}}}`,
-			wantStderr: "actiontest: bad event: user.user_id is " +
-				"required (a flow refuses an event without it)\n",
-		},
-		{
-			name:  "app_metadata with __proto__",
-			args:  []string{tls},
-			stdin: withMetadata(`{"__proto__": 1}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "__proto__": reserved key (it ` +
-				"pollutes JavaScript objects)\n",
-		},
-		{
-			name:  "app_metadata with an empty key",
-			args:  []string{tls},
-			stdin: withMetadata(`{"": 1}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "": empty key` + "\n",
-		},
-		{
-			name:  "app_metadata with a '$' key",
-			args:  []string{tls},
-			stdin: withMetadata(`{"session_count": 1, "$set": 1}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "$set": reserved key (keys ` +
-				"starting with '$' are the library's)\n",
-		},
-		{
-			name:  "app_metadata with a key holding a line break",
-			args:  []string{tls},
-			stdin: withMetadata(`{"a\nactiontest: ok": 1}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "a\nactiontest: ok": key holds ` +
-				"a control character\n",
-		},
-		{
-			name:  "app_metadata with a nested __proto__",
-			args:  []string{tls},
-			stdin: withMetadata(`{"x": {"__proto__": {"isAdmin": true}}}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "x": nested key at ` +
-				`["__proto__"]: reserved key (it pollutes JavaScript ` +
-				"objects)\n",
-		},
-		{
-			name:  "app_metadata with a nested empty key",
-			args:  []string{tls},
-			stdin: withMetadata(`{"x": [{"": 1}]}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "x": nested key at [0][""]: ` +
-				"empty key\n",
-		},
-		{
-			name: "app_metadata nested too deep",
-			args: []string{tls},
-			stdin: withMetadata(`{"x": ` + strings.Repeat("[", 65) +
-				strings.Repeat("]", 65) + `}`),
-			wantStderr: "actiontest: bad event: user.app_metadata " +
-				`cannot be stored: key "x": value at ` +
-				strings.Repeat("[0]", 64) + ": maps and slices nested " +
-				"deeper than 64 levels\n",
 		},
 		{
 			name:  "an unknown action lists the known ones",
@@ -612,14 +460,17 @@ func TestBadInput(t *testing.T) {
 				"the event is read from standard input (see -h)\n",
 		},
 	}
+	for _, tc := range badEvents {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runCmd(t, tc.stdin, tls)
+			checkResult(t, result{code: 2,
+				stderr: "actiontest: bad event: " + tc.why + "\n"}, got)
+		})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := runCmd(t, tc.stdin, tc.args...)
-			want := result{code: 2, stderr: tc.wantStderr}
-			if diff := cmp.Diff(want, got,
-				cmp.AllowUnexported(result{})); diff != "" {
-				t.Errorf("run mismatch (-want +got):\n%s", diff)
-			}
+			checkResult(t, result{code: 2, stderr: tc.wantStderr}, got)
 		})
 	}
 }
@@ -653,7 +504,6 @@ func TestOnePrefix(t *testing.T) {
 		}
 	})
 
-	big := strings.Repeat("x", 16<<10-100)
 	tests := []struct {
 		name       string
 		args       []string
@@ -695,9 +545,10 @@ func TestOnePrefix(t *testing.T) {
 				`16384 at key "session_count"` + "\n",
 		},
 		{
-			name:     "a trigger the action does not handle",
-			args:     []string{"-action", "fails"},
-			stdin:    `{"trigger": "login", "user": {"user_id": "u1"}, "session": {"session_id": "s1"}}`,
+			name: "a trigger the action does not handle",
+			args: []string{"-action", "fails"},
+			stdin: `{"trigger": "login", "user": {"user_id": "u1"},
+				"session": {"session_id": "s1"}}`,
 			wantCode: 2,
 			wantStderr: "actiontest: action cannot run on the event: " +
 				`action "fails", trigger "login"` + "\n",
@@ -715,11 +566,8 @@ func TestOnePrefix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := runCmd(t, tc.stdin, tc.args...)
 			got.stdout = "" // TestRuns checks the calls
-			want := result{code: tc.wantCode, stderr: tc.wantStderr}
-			if diff := cmp.Diff(want, got,
-				cmp.AllowUnexported(result{})); diff != "" {
-				t.Errorf("run mismatch (-want +got):\n%s", diff)
-			}
+			checkResult(t, result{code: tc.wantCode, stderr: tc.wantStderr},
+				got)
 			if n := strings.Count(got.stderr, "actiontest:"); n != 1 {
 				t.Errorf("stderr %q names the command %d times, want 1",
 					got.stderr, n)
@@ -731,12 +579,7 @@ func TestOnePrefix(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "-help", "--help"} {
 		t.Run(arg, func(t *testing.T) {
-			got := runCmd(t, "", arg)
-			want := result{code: 0, stdout: usage}
-			if diff := cmp.Diff(want, got,
-				cmp.AllowUnexported(result{})); diff != "" {
-				t.Errorf("run mismatch (-want +got):\n%s", diff)
-			}
+			checkResult(t, result{code: 0, stdout: usage}, runCmd(t, "", arg))
 		})
 	}
 
