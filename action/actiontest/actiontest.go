@@ -132,10 +132,7 @@ func Run(ctx context.Context, a action.Action, ev *action.Event,
 // last_login_at absent. appMetadata is the user's snapshot and seeds a
 // recorder's store; the event keeps the map, not a copy.
 func LogoutEvent(userID string, lastLoginAt time.Time, appMetadata metadata.Map) *action.Event {
-	var login action.Timestamp
-	if !lastLoginAt.IsZero() {
-		login = action.At(lastLoginAt)
-	}
+	login := action.At(lastLoginAt) // absent for the zero time
 	return &action.Event{
 		Trigger: action.Logout,
 		User: action.User{
