@@ -62,34 +62,17 @@ func newBench(b *testing.B, n int) *bench {
 	bn.store = memstore.New(memstore.Options{Clock: fixedClock{}})
 	for i := range bn.users {
 		bn.users[i] = "u" + strconv.Itoa(i)
-		err := bn.store.Put(context.Background(), bn.users[i], nil)
-		if err != nil {
-			b.Fatalf("Put: %v", err)
-		}
 	}
+	putUsers(b, bn.store, bn.users)
 
-	reg, err := action.NewRegistry(
-		sessionstats.New(sessionstats.Options{Clock: fixedClock{}}))
-	if err != nil {
-		b.Fatalf("NewRegistry: %v", err)
-	}
-	bn.runner, err = flow.NewRunner(flow.Options{
+	bn.runner = statsRunner(b, flow.Options{
 		Store: bn.store,
 		Revoker: flow.RevokerFunc(func(context.Context, string,
 			string) error {
 			return nil
 		}),
 		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatalf("NewRunner: %v", err)
-	}
-	_, err = bn.runner.Publish(flow.Must(action.Logout, reg,
-		flow.RunCustomAction{Action: sessionstats.Name},
-		flow.RevokeSession{}))
-	if err != nil {
-		b.Fatalf("Publish: %v", err)
-	}
+	}, fixedClock{})
 	return bn
 }
 

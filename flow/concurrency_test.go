@@ -40,28 +40,41 @@ func newStatsFlow(tb testing.TB, users []string) *statsFlow {
 		store: memstore.New(memstore.Options{Clock: clk}),
 		rev:   &countingRevoker{ended: map[string]int{}},
 	}
+	putUsers(tb, sf.store, users)
+	sf.runner = statsRunner(tb, flow.Options{Store: sf.store, Revoker: sf.rev}, clk)
+	return sf
+}
+
+// putUsers stores each of users in store, with nothing in it.
+func putUsers(tb testing.TB, store *memstore.Store, users []string) {
+	tb.Helper()
 	for _, u := range users {
-		if err := sf.store.Put(context.Background(), u, nil); err != nil {
+		if err := store.Put(context.Background(), u, nil); err != nil {
 			tb.Fatalf("Put: %v", err)
 		}
 	}
+}
+
+// statsRunner returns a runner of opts with [track-logout-stats,
+// RevokeSession] published, clk being the stats action's clock.
+func statsRunner(tb testing.TB, opts flow.Options, clk sessionstats.Clock) *flow.Runner {
+	tb.Helper()
 	reg, err := action.NewRegistry(
 		sessionstats.New(sessionstats.Options{Clock: clk}))
 	if err != nil {
 		tb.Fatalf("NewRegistry: %v", err)
 	}
-	sf.runner, err = flow.NewRunner(flow.Options{
-		Store: sf.store, Revoker: sf.rev})
+	r, err := flow.NewRunner(opts)
 	if err != nil {
 		tb.Fatalf("NewRunner: %v", err)
 	}
-	_, err = sf.runner.Publish(flow.Must(action.Logout, reg,
+	_, err = r.Publish(flow.Must(action.Logout, reg,
 		flow.RunCustomAction{Action: sessionstats.Name},
 		flow.RevokeSession{}))
 	if err != nil {
 		tb.Fatalf("Publish: %v", err)
 	}
-	return sf
+	return r
 }
 
 // countingRevoker counts the revocations of each "user/session".

@@ -25,8 +25,10 @@ const (
 	failBefore              // fail without calling the store
 	failAfter               // call the store, then report a failure
 	hang                    // wait for the context to end
-	late                    // wait 1.5 times the deadline, ignoring the context, then call the store
-	panics                  // panic
+	// late waits 1.5 times the deadline, ignoring the context, then
+	// calls the store.
+	late
+	panics // panic
 )
 
 // faultStore wraps a store and injects faults: fault picks the fault of
@@ -113,6 +115,25 @@ func faulty(tb testing.TB) (*fixture, *faultStore) {
 	return fx, fs
 }
 
+// runRevokeFailsOnce makes fx's revoker fail its first call, runs the
+// logout of s1 and checks that the run fails with ErrRevoke.
+func runRevokeFailsOnce(t *testing.T, fx *fixture) *flow.Result {
+	t.Helper()
+	fails := 1
+	fx.rev.hook = func(context.Context, string, string) error {
+		if fails > 0 {
+			fails--
+			return errInjected
+		}
+		return nil
+	}
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if !errors.Is(err, flow.ErrRevoke) || !errors.Is(err, errInjected) {
+		t.Fatalf("Run() error = %v, want ErrRevoke and errInjected", err)
+	}
+	return res
+}
+
 func TestStoreFaults(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -144,14 +165,8 @@ func TestStoreFaults(t *testing.T) {
 			fs.fault = tc.fault
 
 			// The failure is in the result; the session is revoked.
-			res, err := fx.runner.Run(t.Context(), event("s1"))
-			if err != nil {
-				t.Fatalf("Run() error: %v", err)
-			}
 			want := []stepSummary{failed("count"), revoked}
-			if diff := cmp.Diff(want, summarize(res)); diff != "" {
-				t.Errorf("steps mismatch (-want +got):\n%s", diff)
-			}
+			res := runS1(t, fx, want)
 			if err := stepErr(t, res, "count"); !errors.Is(err, tc.err) {
 				t.Errorf("step error = %v, want %v", err, tc.err)
 			}
@@ -177,7 +192,7 @@ func TestStoreFaults(t *testing.T) {
 
 			// Running the event again completes a run to retry, and is
 			// a repeat of one that ended.
-			res, err = fx.runner.Run(t.Context(), event("s1"))
+			res, err := fx.runner.Run(t.Context(), event("s1"))
 			if err != nil || res.Repeat == tc.retry || res.Retry {
 				t.Errorf("second Run() = %+v, %v; want Repeat %v and no "+
 					"Retry", res, err, !tc.retry)
@@ -206,18 +221,7 @@ func TestAmbiguousWriteRetriedCountsOnce(t *testing.T) {
 	// The write is stored but reported failed, and the revoker fails:
 	// the caller is told to retry.
 	fs.fault = once("s1/count/", failAfter)
-	fails := 1
-	fx.rev.hook = func(context.Context, string, string) error {
-		if fails > 0 {
-			fails--
-			return errInjected
-		}
-		return nil
-	}
-	_, err := fx.runner.Run(t.Context(), event("s1"))
-	if !errors.Is(err, flow.ErrRevoke) || !errors.Is(err, errInjected) {
-		t.Fatalf("Run() error = %v, want ErrRevoke and errInjected", err)
-	}
+	runRevokeFailsOnce(t, fx)
 	if got := fx.count(t); got != 1 {
 		t.Errorf("stored n after the first run = %d, want 1", got)
 	}
@@ -250,18 +254,7 @@ func TestAmbiguousWriteRetriedCountsOnce(t *testing.T) {
 
 func TestRevokerFailsOnceThenRetrySucceeds(t *testing.T) {
 	fx, _ := faulty(t)
-	fails := 1
-	fx.rev.hook = func(context.Context, string, string) error {
-		if fails > 0 {
-			fails--
-			return errInjected
-		}
-		return nil
-	}
-	res, err := fx.runner.Run(t.Context(), event("s1"))
-	if !errors.Is(err, flow.ErrRevoke) || !errors.Is(err, errInjected) {
-		t.Fatalf("Run() error = %v, want ErrRevoke and errInjected", err)
-	}
+	res := runRevokeFailsOnce(t, fx)
 	want := []stepSummary{ok("count"),
 		{"RevokeSession", "", flow.StatusFailed, true}}
 	if diff := cmp.Diff(want, summarize(res)); diff != "" {
@@ -269,7 +262,7 @@ func TestRevokerFailsOnceThenRetrySucceeds(t *testing.T) {
 	}
 
 	// The retry revokes; the write's receipt keeps the count at one.
-	res, err = fx.runner.Run(t.Context(), event("s1"))
+	res, err := fx.runner.Run(t.Context(), event("s1"))
 	if err != nil || res.Repeat {
 		t.Fatalf("retried Run() = %+v, %v; want a full run", res, err)
 	}
@@ -348,15 +341,9 @@ func TestUpdateSlowerThanDeadline(t *testing.T) {
 				fx, fs := faulty(t)
 				fs.fault = once("s1/count/", tc.fault)
 
-				res, err := fx.runner.Run(t.Context(), event("s1"))
-				if err != nil {
-					t.Fatalf("Run() error: %v", err)
-				}
 				want := []stepSummary{failed("count"), revoked}
-				if diff := cmp.Diff(want, summarize(res)); diff != "" {
-					t.Errorf("steps mismatch (-want +got):\n%s", diff)
-				}
-				err = stepErr(t, res, "count")
+				res := runS1(t, fx, want)
+				err := stepErr(t, res, "count")
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("step error = %v, want DeadlineExceeded", err)
 				}

@@ -117,7 +117,9 @@ func (f *Flow) Blocks() []Block {
 	return append([]Block(nil), f.blocks...)
 }
 
-func resolve(trigger action.Trigger, reg *action.Registry, pos int, name string) (*action.Entry, error) {
+func resolve(trigger action.Trigger, reg *action.Registry, pos int,
+	name string) (*action.Entry, error) {
+
 	if reg == nil {
 		return nil, fmt.Errorf("%w: block %d (RunCustomAction %q): no "+
 			"registry", ErrInvalidFlow, pos, name)

@@ -18,6 +18,20 @@ import (
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
+// runS1 runs the logout of s1 on fx, which must not fail, and checks its
+// steps against want.
+func runS1(t *testing.T, fx *fixture, want []stepSummary) *flow.Result {
+	t.Helper()
+	res, err := fx.runner.Run(t.Context(), event("s1"))
+	if err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	if diff := cmp.Diff(want, summarize(res)); diff != "" {
+		t.Errorf("steps mismatch (-want +got):\n%s", diff)
+	}
+	return res
+}
+
 func TestRunRefusesWhatCannotRun(t *testing.T) {
 	fx := setup(t, flow.Options{}, counter("count"))
 	fx.publish(t, "count")
@@ -140,16 +154,9 @@ func TestFailingActionsDoNotStopTheFlow(t *testing.T) {
 				fnAction("bad", tc.run), counter("count"))
 			fx.publish(t, "bad", "count")
 
-			res, err := fx.runner.Run(t.Context(), event("s1"))
-			if err != nil {
-				t.Fatalf("Run() error: %v", err)
-			}
-
 			// The failure is reported, and the rest ran.
 			want := []stepSummary{failed("bad"), ok("count"), revoked}
-			if diff := cmp.Diff(want, summarize(res)); diff != "" {
-				t.Errorf("steps mismatch (-want +got):\n%s", diff)
-			}
+			res := runS1(t, fx, want)
 			serr := stepErr(t, res, "bad")
 			if !errors.Is(serr, tc.want) ||
 				!strings.Contains(serr.Error(), tc.message) {
@@ -205,14 +212,8 @@ func TestActionPastItsDeadline(t *testing.T) {
 		fx.publish(t, "stuck", "count")
 
 		// The run goes on at the deadline, in fake time.
-		res, err := fx.runner.Run(t.Context(), event("s1"))
-		if err != nil {
-			t.Fatalf("Run() error: %v", err)
-		}
 		want := []stepSummary{failed("stuck"), ok("count"), revoked}
-		if diff := cmp.Diff(want, summarize(res)); diff != "" {
-			t.Errorf("steps mismatch (-want +got):\n%s", diff)
-		}
+		res := runS1(t, fx, want)
 		serr := stepErr(t, res, "stuck")
 		if !errors.Is(serr, context.DeadlineExceeded) {
 			t.Errorf("step error = %v, want DeadlineExceeded", serr)
@@ -290,14 +291,8 @@ func TestDisabledActionIsSkipped(t *testing.T) {
 	if err := fx.reg.SetEnabled("count", false); err != nil {
 		t.Fatalf("SetEnabled: %v", err)
 	}
-	res, err := fx.runner.Run(t.Context(), event("s1"))
-	if err != nil {
-		t.Fatalf("Run() error: %v", err)
-	}
 	want := []stepSummary{skipped("count"), revoked}
-	if diff := cmp.Diff(want, summarize(res)); diff != "" {
-		t.Errorf("steps mismatch (-want +got):\n%s", diff)
-	}
+	res := runS1(t, fx, want)
 	if got := res.Steps[0].Calls; got != nil {
 		t.Errorf("skipped step's calls = %v, want none", got)
 	}
@@ -314,7 +309,7 @@ func TestDisabledActionIsSkipped(t *testing.T) {
 	if err := fx.reg.SetEnabled("count", true); err != nil {
 		t.Fatalf("SetEnabled: %v", err)
 	}
-	res, err = fx.runner.Run(t.Context(), event("s2"))
+	res, err := fx.runner.Run(t.Context(), event("s2"))
 	if err != nil {
 		t.Fatalf("Run() error: %v", err)
 	}

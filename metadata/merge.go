@@ -61,7 +61,8 @@ func Merge(stored, patch Map) Map {
 // the problem is nested, and the reason:
 //
 //	metadata: invalid patch: key "$plan": reserved key (keys starting with '$' are the library's)
-//	metadata: invalid patch: key "x": nested key at ["__proto__"]: reserved key (it pollutes JavaScript objects)
+//	metadata: invalid patch: key "x": nested key at ["__proto__"]:
+//	    reserved key (it pollutes JavaScript objects)
 //	metadata: invalid patch: key "o": value at ["a"][1]: NaN cannot be encoded as JSON
 //
 // Keys are quoted and escaped, so that no key can forge a log line; a key

@@ -129,16 +129,47 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// validateCase is a patch and the text of the error Validate gives it,
+// without the "metadata: invalid patch: " prefix; "" when it is valid.
+type validateCase struct {
+	name  string
+	patch metadata.Map
+	want  string
+}
+
+// runValidateCases validates each case's patch runs times, as a subtest,
+// and checks that each time gives the error the case wants.
+func runValidateCases(t *testing.T, tests []validateCase, runs int) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if want != "" {
+				want = "metadata: invalid patch: " + want
+			}
+			for range runs {
+				got := ""
+				if err := metadata.Validate(tc.patch); err != nil {
+					got = err.Error()
+					if !errors.Is(err, metadata.ErrInvalidPatch) {
+						t.Errorf("Validate = %v, want %v", err,
+							metadata.ErrInvalidPatch)
+					}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Fatalf("Validate mismatch (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
 // TestValidateNested checks that the key rules apply to the keys of
 // nested maps, at any depth, but for the '$' prefix, which is reserved at
 // the top level only, and that the error names the path to the key.
 func TestValidateNested(t *testing.T) {
 	long := strings.Repeat("k", 5000)
-	tests := []struct {
-		name  string
-		patch metadata.Map
-		want  string // the error's text; "" when valid
-	}{
+	tests := []validateCase{
 		{"__proto__", metadata.Map{"x": map[string]any{
 			"__proto__": map[string]any{"isAdmin": true}}},
 			`key "x": nested key at ["__proto__"]: reserved key ` +
@@ -193,36 +224,14 @@ func TestValidateNested(t *testing.T) {
 			"x__proto__": 1, "Constructor": 2, "prototypes": 3}}, ""},
 		{"empty map", metadata.Map{"x": map[string]any{}}, ""},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := metadata.Validate(tc.patch)
-			want, got := tc.want, ""
-			if want != "" {
-				want = "metadata: invalid patch: " + want
-			}
-			if err != nil {
-				got = err.Error()
-				if !errors.Is(err, metadata.ErrInvalidPatch) {
-					t.Errorf("Validate = %v, want %v", err,
-						metadata.ErrInvalidPatch)
-				}
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("Validate mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runValidateCases(t, tests, 1)
 }
 
 // TestValidateNestedFirstProblem checks that a patch with several
 // problems below one key always gets the same error: the first found
 // walking the nested maps in sorted key order, a key before its value.
 func TestValidateNestedFirstProblem(t *testing.T) {
-	tests := []struct {
-		name  string
-		patch metadata.Map
-		want  string
-	}{
+	tests := []validateCase{
 		{"several bad keys", metadata.Map{"x": map[string]any{
 			"b": math.NaN(), "a": map[string]any{"": 1}, "__proto__": 1,
 			"ok": 1}},
@@ -246,31 +255,14 @@ func TestValidateNestedFirstProblem(t *testing.T) {
 		}, `key "a": nested key at ["ok"][0]["prototype"]: reserved key ` +
 			`(it pollutes JavaScript objects)`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			want := "metadata: invalid patch: " + tc.want
-			for range 50 {
-				got := ""
-				if err := metadata.Validate(tc.patch); err != nil {
-					got = err.Error()
-				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Fatalf("Validate mismatch (-want +got):\n%s", diff)
-				}
-			}
-		})
-	}
+	runValidateCases(t, tests, 50)
 }
 
 // TestValidateQuotesLongKey checks that a key too long to store is named
 // by its first bytes and its length, not quoted whole, at the top level
 // as nested.
 func TestValidateQuotesLongKey(t *testing.T) {
-	tests := []struct {
-		name  string
-		patch metadata.Map
-		want  string
-	}{
+	tests := []validateCase{
 		{"256 bytes", metadata.Map{strings.Repeat("k", 256): 1},
 			`key "` + strings.Repeat("k", 64) + `"... (256 bytes): ` +
 				`key longer than 255 bytes`},
@@ -293,18 +285,7 @@ func TestValidateQuotesLongKey(t *testing.T) {
 			`key "x": value at ["` + strings.Repeat("k", 255) +
 				`"]: NaN cannot be encoded as JSON`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if err := metadata.Validate(tc.patch); err != nil {
-				got = err.Error()
-			}
-			want := "metadata: invalid patch: " + tc.want
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("Validate mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runValidateCases(t, tests, 1)
 }
 
 func TestValidateQuotesKey(t *testing.T) {

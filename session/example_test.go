@@ -37,20 +37,43 @@ func newRunner(clk clock.Clock) (*flow.Runner, *memstore.Store) {
 	return r, store
 }
 
+// example is the setting of each example: a mock clock at 08:00, a
+// runner and store from newRunner on it, and a tracker using them.
+type example struct {
+	clk    *clock.Mock
+	runner *flow.Runner
+	store  *memstore.Store
+	tr     *session.Tracker
+}
+
+// newExample returns a new example setting, and the error of NewTracker.
+func newExample() (*example, error) {
+	ex := &example{clk: clock.NewMock()}
+	ex.clk.Set(time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC))
+	ex.runner, ex.store = newRunner(ex.clk)
+	var err error
+	ex.tr, err = session.NewTracker(session.Options{Runner: ex.runner,
+		Clock: ex.clk})
+	return ex, err
+}
+
+// figures returns the session figures stored for u1.
+func (ex *example) figures(ctx context.Context) sessionstats.Figures {
+	md, _ := ex.store.Get(ctx, "u1")
+	return sessionstats.Read(md)
+}
+
 // A session starts at 08:00, is active on each request until 08:45, and
 // signs out at 09:00. A request that arrives after the sign-out does not
 // bring the session back.
 func ExampleTracker() {
 	ctx := context.Background()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC))
-	runner, store := newRunner(clk)
-	tr, err := session.NewTracker(session.Options{Runner: runner,
-		Clock: clk})
+	ex, err := newExample()
 	if err != nil {
 		fmt.Println("error:", err)
 		return
 	}
+	clk, tr := ex.clk, ex.tr
 
 	_ = tr.Start(ctx, "u1", "s1")
 	for range 9 {
@@ -65,8 +88,7 @@ func ExampleTracker() {
 
 	err = tr.Touch(ctx, "s1")
 	fmt.Println("touch after the end:", errors.Is(err, session.ErrUnknown))
-	md, _ := store.Get(ctx, "u1")
-	f := sessionstats.Read(md)
+	f := ex.figures(ctx)
 	fmt.Println(f.SessionCount, "session of", f.LastSessionDuration, "s")
 	// Output:
 	// touch after the end: true
@@ -78,11 +100,8 @@ func ExampleTracker() {
 // logout that the user clicks later counts nothing more.
 func ExampleSweeper() {
 	ctx := context.Background()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC))
-	runner, store := newRunner(clk)
-	tr, _ := session.NewTracker(session.Options{Runner: runner,
-		Clock: clk})
+	ex, _ := newExample()
+	clk, tr := ex.clk, ex.tr
 	sw, err := session.NewSweeper(tr, session.SweeperOptions{
 		IdleTimeout: 30 * time.Minute,
 		BatchSize:   500,
@@ -105,14 +124,13 @@ func ExampleSweeper() {
 	}
 	fmt.Printf("expired %d in %d batch\n", rep.Expired, rep.Batches)
 
-	res, _ := runner.Run(ctx, &action.Event{
+	res, _ := ex.runner.Run(ctx, &action.Event{
 		Trigger: action.Logout,
 		User:    action.User{ID: "u1"},
 		Session: action.Session{ID: "s1"},
 	})
 	fmt.Println("later logout is a repeat:", res.Repeat)
-	md, _ := store.Get(ctx, "u1")
-	f := sessionstats.Read(md)
+	f := ex.figures(ctx)
 	fmt.Println(f.SessionCount, "session of", f.LastSessionDuration, "s")
 	// Output:
 	// expired 1 in 1 batch
@@ -124,11 +142,8 @@ func ExampleSweeper() {
 // counts up to its own last activity.
 func ExampleTracker_EndAll() {
 	ctx := context.Background()
-	clk := clock.NewMock()
-	clk.Set(time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC))
-	runner, store := newRunner(clk)
-	tr, _ := session.NewTracker(session.Options{Runner: runner,
-		Clock: clk})
+	ex, _ := newExample()
+	clk, tr := ex.clk, ex.tr
 
 	_ = tr.Start(ctx, "u1", "laptop")
 	_ = tr.Start(ctx, "u1", "phone")
@@ -139,8 +154,7 @@ func ExampleTracker_EndAll() {
 
 	n, err := tr.EndAll(ctx, "u1", action.Revoke)
 	fmt.Println("ended", n, err)
-	md, _ := store.Get(ctx, "u1")
-	f := sessionstats.Read(md)
+	f := ex.figures(ctx)
 	fmt.Println(f.SessionCount, "sessions,", f.TotalSessionSeconds, "s")
 	// Output:
 	// ended 2 <nil>

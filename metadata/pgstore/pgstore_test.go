@@ -168,17 +168,27 @@ func TestCreateSchemaTwice(t *testing.T) {
 	}
 }
 
+// schemaStore returns a store on tables of a new schema, and its users
+// table.
+func schemaStore(tb testing.TB, pool *pgxpool.Pool) (*pgstore.Store,
+	pgx.Identifier) {
+
+	tb.Helper()
+	schema := newSchema(tb, pool)
+	users := pgx.Identifier{schema, "users"}
+	s := newStore(tb, pool, pgstore.Options{
+		Table:         users,
+		ReceiptsTable: pgx.Identifier{schema, "receipts"},
+	})
+	return s, users
+}
+
 // TestStoredNumbers reads numbers that another system wrote into the
 // column: PostgreSQL keeps them exactly, and so must Get.
 func TestStoredNumbers(t *testing.T) {
 	ctx := context.Background()
 	pool := connect(t, nil)
-	schema := newSchema(t, pool)
-	users := pgx.Identifier{schema, "users"}
-	s := newStore(t, pool, pgstore.Options{
-		Table:         users,
-		ReceiptsTable: pgx.Identifier{schema, "receipts"},
-	})
+	s, users := schemaStore(t, pool)
 	exec(t, pool, `INSERT INTO `+users.Sanitize()+` VALUES ('u', '{
 		"big": 9007199254740993,
 		"huge": 1e400,
@@ -223,12 +233,7 @@ func TestStoredNumbers(t *testing.T) {
 func TestStoredValues(t *testing.T) {
 	ctx := context.Background()
 	pool := connect(t, nil)
-	schema := newSchema(t, pool)
-	users := pgx.Identifier{schema, "users"}
-	s := newStore(t, pool, pgstore.Options{
-		Table:         users,
-		ReceiptsTable: pgx.Identifier{schema, "receipts"},
-	})
+	s, users := schemaStore(t, pool)
 
 	tests := []struct {
 		name    string
@@ -338,7 +343,9 @@ func TestCancelWhileFuncRuns(t *testing.T) {
 
 // holdLock starts an update of the user that stays inside fn, its row
 // locked, until release is closed; the returned channel yields its error.
-func holdLock(s *pgstore.Store, userID string, release <-chan struct{}) (locked <-chan struct{}, done <-chan error) {
+func holdLock(s *pgstore.Store, userID string,
+	release <-chan struct{}) (locked <-chan struct{}, done <-chan error) {
+
 	lk, dn := make(chan struct{}), make(chan error, 1)
 	go func() {
 		dn <- s.Update(context.Background(), userID, "",

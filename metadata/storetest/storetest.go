@@ -380,18 +380,15 @@ func increment(cur metadata.Map) (metadata.Map, error) {
 	return metadata.Map{"n": n + 1}, nil
 }
 
-func testAtomic(t *testing.T, s Store) {
-	const workers, each = 16, 100
-	ctx := context.Background()
-	id := newUser(t, s, nil)
-
-	// Every increment must count, whatever the interleaving.
+// updateAll calls update(w, i) for each i below each, in each of workers
+// goroutines w at once, and returns the errors the calls gave.
+func updateAll(workers, each int, update func(w, i int) error) []error {
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
-	for range workers {
+	for w := range workers {
 		wg.Go(func() {
-			for range each {
-				if err := s.Update(ctx, id, "", increment); err != nil {
+			for i := range each {
+				if err := update(w, i); err != nil {
 					errs <- err
 				}
 			}
@@ -399,7 +396,22 @@ func testAtomic(t *testing.T, s Store) {
 	}
 	wg.Wait()
 	close(errs)
+	var all []error
 	for err := range errs {
+		all = append(all, err)
+	}
+	return all
+}
+
+func testAtomic(t *testing.T, s Store) {
+	const workers, each = 16, 100
+	ctx := context.Background()
+	id := newUser(t, s, nil)
+
+	// Every increment must count, whatever the interleaving.
+	for _, err := range updateAll(workers, each, func(int, int) error {
+		return s.Update(ctx, id, "", increment)
+	}) {
 		t.Errorf("Update = %v", err)
 	}
 
@@ -410,20 +422,10 @@ func testAtomic(t *testing.T, s Store) {
 	// The same with a receipt for every write, as flows write: each
 	// counts, and each receipt is kept.
 	id = newUser(t, s, nil)
-	errs = make(chan error, workers*each)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				r := fmt.Sprintf("w%d/%d", w, i)
-				if err := s.Update(ctx, id, r, increment); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range updateAll(workers, each, func(w, i int) error {
+		r := fmt.Sprintf("w%d/%d", w, i)
+		return s.Update(ctx, id, r, increment)
+	}) {
 		t.Errorf("Update with a receipt = %v", err)
 	}
 	if n, _ := metadata.Int(get(t, s, id)["n"]); n != workers*each {
@@ -541,6 +543,25 @@ func testMissingUser(t *testing.T, s Store) {
 	}
 }
 
+// checkCancelledUpdate checks that err, from an Update of id with receipt
+// r1, wraps context.Canceled, and that the Update left id's stored
+// metadata and no receipt behind.
+func checkCancelledUpdate(t *testing.T, s Store, id string,
+	stored metadata.Map, err error) {
+
+	t.Helper()
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update = %v, want %v", err, context.Canceled)
+	}
+	if d := diff(stored, get(t, s, id)); d != "" {
+		t.Errorf("stored, mismatch (-want +got):\n%s", d)
+	}
+	ok, err := s.HasReceipt(context.Background(), id, "r1")
+	if ok || err != nil {
+		t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
+	}
+}
+
 func testCancelled(t *testing.T, s Store) {
 	stored := metadata.Map{"n": 1.0}
 
@@ -550,16 +571,7 @@ func testCancelled(t *testing.T, s Store) {
 		cancel()
 
 		err := s.Update(ctx, id, "r1", increment)
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Update = %v, want %v", err, context.Canceled)
-		}
-		if d := diff(stored, get(t, s, id)); d != "" {
-			t.Errorf("stored, mismatch (-want +got):\n%s", d)
-		}
-		ok, err := s.HasReceipt(context.Background(), id, "r1")
-		if ok || err != nil {
-			t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
-		}
+		checkCancelledUpdate(t, s, id, stored, err)
 		if _, err := s.HasReceipt(ctx, id, "r1"); err == nil {
 			t.Errorf("HasReceipt with a cancelled context = nil error")
 		}
@@ -576,16 +588,7 @@ func testCancelled(t *testing.T, s Store) {
 			cancel()
 			return increment(cur)
 		})
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Update = %v, want %v", err, context.Canceled)
-		}
-		if d := diff(stored, get(t, s, id)); d != "" {
-			t.Errorf("stored, mismatch (-want +got):\n%s", d)
-		}
-		ok, err := s.HasReceipt(context.Background(), id, "r1")
-		if ok || err != nil {
-			t.Errorf("HasReceipt = %t, %v; want false, nil", ok, err)
-		}
+		checkCancelledUpdate(t, s, id, stored, err)
 		if err := s.Update(context.Background(), id, "r1",
 			increment); err != nil {
 			t.Errorf("retried Update = %v", err)
