@@ -34,14 +34,18 @@ func ExampleApply() {
 
 	_, err := metadata.Apply(stored, metadata.Map{"$plan": "free"},
 		metadata.Limits{})
-	fmt.Println(errors.Is(err, metadata.ErrInvalidPatch), err)
+	fmt.Println(errors.Is(err, metadata.ErrInvalidPatch))
+	fmt.Println(err)
 
 	_, err = metadata.Apply(stored, metadata.Map{"notes": "a long text"},
 		metadata.Limits{MaxBytes: 32})
-	fmt.Println(errors.Is(err, metadata.ErrTooLarge), err)
+	fmt.Println(errors.Is(err, metadata.ErrTooLarge))
+	fmt.Println(err)
 	// Output:
-	// true metadata: invalid patch: key "$plan": reserved key (keys starting with '$' are the library's)
-	// true metadata: app_metadata too large: 36 bytes, over the limit of 32 at key "notes"
+	// true
+	// metadata: invalid patch: key "$plan": reserved key (keys starting with '$' are the library's)
+	// true
+	// metadata: app_metadata too large: 36 bytes, over the limit of 32 at key "notes"
 }
 
 func ExampleInt() {
