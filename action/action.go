@@ -65,9 +65,11 @@ func (t Trigger) EndsSession() bool {
 }
 
 // Func is the body of an action. It runs once per event, under a context
-// whose deadline the flow sets. It must not change ev nor keep ev or api
-// after it returns. An error it returns, like a panic, is reported in the
-// run's result and never stops the flow.
+// whose deadline the flow sets. A flow gives each action its own copy of
+// the event, so a change to ev's fields reaches nothing else; the maps
+// it holds (app_metadata) are shared, and must not be changed. It must
+// not keep api after it returns. An error it returns, like a panic, is
+// reported in the run's result and never stops the flow.
 type Func func(ctx context.Context, ev *Event, api API) error
 
 // Action is a named piece of Go code that a flow runs.

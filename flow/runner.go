@@ -365,6 +365,12 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	// A run of the same session under way in this process does the work
 	// for both.
 	rs := newRunState(ev, p)
+
+	// The run works on its own copy of the event: the caller may reuse
+	// its event once Run returns, while an action abandoned at its
+	// deadline may still be running.
+	rs.ev = *ev
+	ev = &rs.ev
 	key := flightKey{user: ev.User.ID, session: ev.Session.ID}
 	f, done, leader := r.flights.join(key, &rs.flight)
 	if !leader {
@@ -525,6 +531,7 @@ const (
 // its result, room for the steps, the calls and the log attributes the
 // result holds, the API of its first action, and its receipts.
 type runState struct {
+	ev     action.Event // the run's copy of the caller's event
 	flight flight
 	res    Result
 	steps  [inlineSteps]Step

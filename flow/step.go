@@ -125,7 +125,10 @@ func (rs *runState) newAPI() *stepAPI {
 // exec runs the action in its own goroutine, then wakes the runner.
 func (a *stepAPI) exec(run action.Func) {
 	growStack()
-	err := callAction(&a.ctx, run, a.ev, a)
+	// The action gets an event of its own: what it changes there
+	// reaches neither the run nor the next action.
+	a.own = *a.ev
+	err := callAction(&a.ctx, run, &a.own, a)
 	a.mu.Lock()
 	a.err, a.finished = err, true
 	a.mu.Unlock()
@@ -187,9 +190,10 @@ func callAction(ctx context.Context, run action.Func, ev *action.Event,
 type stepAPI struct {
 	r    *Runner
 	rs   *runState
-	ctx  stepCtx // the step's, ending at its deadline
-	ev   *action.Event
-	name string // the action's
+	ctx  stepCtx       // the step's, ending at its deadline
+	ev   *action.Event // the run's
+	own  action.Event  // the action's copy of it
+	name string        // the action's
 
 	// firstCall is where the step's calls start in rs.calls; receipt1,
 	// when set, is the receipt of its first write, made with the run.

@@ -112,3 +112,49 @@ func TestSwitchMovedDuringRun(t *testing.T) {
 		t.Errorf("stored n = %d, want 1", got)
 	}
 }
+
+// TestActionsGetTheirOwnEvent has an action change its event: the next
+// action, the run's receipts and the caller's event see none of it, and
+// one that changes it after its deadline races with nothing.
+func TestActionsGetTheirOwnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx := setup(t, flow.Options{Timeout: time.Second},
+			fnAction("swap-user", func(_ context.Context, ev *action.Event,
+				_ action.API) error {
+				ev.User.ID = "u2"
+				return nil
+			}),
+			fnAction("late-swap", func(_ context.Context, ev *action.Event,
+				_ action.API) error {
+				time.Sleep(2 * time.Second) // past its deadline
+				ev.User.ID = "u3"
+				return nil
+			}),
+			counter("count"))
+		fx.publish(t, "swap-user", "late-swap", "count")
+
+		ev := event("s1")
+		res, err := fx.runner.Run(t.Context(), ev)
+		if err != nil {
+			t.Fatalf("Run() error = %v", err)
+		}
+		want := []stepSummary{ok("swap-user"), failed("late-swap"),
+			ok("count"), revoked}
+		if diff := cmp.Diff(want, summarize(res)); diff != "" {
+			t.Errorf("steps mismatch (-want +got):\n%s", diff)
+		}
+		if got := fx.count(t); got != 1 {
+			t.Errorf("u1's stored n = %d, want 1", got)
+		}
+		if ev.User.ID != "u1" {
+			t.Errorf("caller's event user = %q, want u1", ev.User.ID)
+		}
+		time.Sleep(2 * time.Second) // fake time: the late action finishes
+
+		// The session's end was recorded for u1: a repeat runs nothing.
+		res, err = fx.runner.Run(t.Context(), event("s1"))
+		if err != nil || !res.Repeat {
+			t.Errorf("repeated Run() = %+v, %v; want a repeat", res, err)
+		}
+	})
+}
