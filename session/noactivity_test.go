@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -56,5 +57,41 @@ func TestEndAllCountsOnlyWhatItEnded(t *testing.T) {
 	}
 	if got := fx.figures(t, "u1").SessionCount; got != 2 {
 		t.Errorf("session count = %d, want 2", got)
+	}
+}
+
+// TestTouchAfterRetry ends a session whose figures write fails once: it
+// is revoked but left for the sweeper. Touches after that change nothing
+// and say it ended; the sweep then counts it to its last activity.
+func TestTouchAfterRetry(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	ctx := t.Context()
+	sw, err := session.NewSweeper(fx.tracker,
+		session.SweeperOptions{IdleTimeout: 30 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.start(t, "u1", "s1")
+	fx.clk.Add(2 * time.Hour)
+	fx.touch(t, "s1")
+
+	fx.md.fail = []string{"s1/"}
+	res, err := fx.tracker.End(ctx, "s1", action.Logout)
+	if err != nil || res == nil || !res.Retry {
+		t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
+	}
+	for range 6 {
+		fx.clk.Add(10 * time.Minute)
+		if err := fx.tracker.Touch(ctx, "s1"); !errors.Is(err,
+			session.ErrEnded) {
+			t.Errorf("Touch() error = %v, want ErrEnded", err)
+		}
+	}
+	if _, err := sw.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep() error = %v", err)
+	}
+	f := fx.figures(t, "u1")
+	if f.SessionCount != 1 || f.TotalSessionSeconds != 7200 {
+		t.Errorf("figures = %+v, want 1 session of 7200 s", f)
 	}
 }

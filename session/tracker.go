@@ -103,6 +103,11 @@ type entry struct {
 	active  atomic.Int64 // last activity seen here
 	written atomic.Int64 // last activity written, or being written
 	ended   atomic.Bool
+
+	// revoked is set when a flow revoked the session but left its end
+	// unrecorded (flow.Result Retry): it waits for the sweeper, and no
+	// touch moves its activity on.
+	revoked atomic.Bool
 }
 
 // BUG(logoutflow): A session ended by a flow run straight through the
@@ -200,7 +205,7 @@ func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 			return err
 		}
 	}
-	if e.ended.Load() {
+	if e.ended.Load() || e.revoked.Load() {
 		return fmt.Errorf("%w: %q", ErrEnded, sessionID)
 	}
 
@@ -455,6 +460,7 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 	// keep the session live, so that the sweeper runs its flow again
 	// and counts it. It was revoked, so no request touches it.
 	if res.Retry {
+		e.revoked.Store(true)
 		t.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
 			"write failed; kept for the sweeper to complete", e,
 			slog.String(LogKeyTrigger, string(trigger)))
