@@ -2,7 +2,9 @@ package sessionstats_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +174,88 @@ func TestWorkedExamplesThroughFlow(t *testing.T) {
 				t.Errorf("logs mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// failAfterOnce stores the first write whose receipt starts with
+// prefix, then reports it failed: the ambiguous store failure.
+type failAfterOnce struct {
+	metadata.Store
+	prefix string
+	done   bool
+}
+
+func (s *failAfterOnce) Update(ctx context.Context, user, receipt string,
+	fn metadata.UpdateFunc) error {
+
+	err := s.Store.Update(ctx, user, receipt, fn)
+	if err == nil && !s.done && strings.HasPrefix(receipt, s.prefix) {
+		s.done = true
+		return errors.New("reply lost")
+	}
+	return err
+}
+
+// TestRetryAfterAmbiguousWrite retries a logout whose figures write was
+// stored but reported failed: the retry counts nothing more, and logs no
+// summary of figures it did not compute.
+func TestRetryAfterAmbiguousWrite(t *testing.T) {
+	ctx := t.Context()
+	login := time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC)
+	clk := clock.NewMock()
+	clk.Set(login.Add(2 * time.Hour))
+	mem := memstore.New(memstore.Options{Clock: clk})
+	if err := mem.Put(ctx, "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	logs := new(levelMsgs)
+	runner, err := flow.NewRunner(flow.Options{
+		Store: &failAfterOnce{Store: mem, prefix: "s1/"},
+		Revoker: flow.RevokerFunc(func(context.Context, string,
+			string) error {
+			return nil
+		}),
+		Logger: slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := action.NewRegistry(sessionstats.New(
+		sessionstats.Options{Clock: clk}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runner.Publish(flow.Must(action.Logout, reg,
+		flow.RunCustomAction{Action: sessionstats.Name},
+		flow.RevokeSession{})); err != nil {
+		t.Fatal(err)
+	}
+	ev := &action.Event{
+		User:    action.User{ID: "u1", LastLoginAt: action.At(login)},
+		Session: action.Session{ID: "s1"},
+	}
+	if res, err := runner.Run(ctx, ev); err != nil || !res.Retry {
+		t.Fatalf("Run() = %+v, %v; want a result to retry", res, err)
+	}
+	logs.got = nil
+	if res, err := runner.Run(ctx, ev); err != nil || res.Retry ||
+		res.Steps[0].AlreadyApplied != 1 {
+		t.Fatalf("retried Run() = %+v, %v; want the write found applied",
+			res, err)
+	}
+	want := []levelMsg{
+		{slog.LevelDebug, "flow: write already applied by an earlier run"},
+		{slog.LevelDebug, "session recorded by an earlier run"},
+	}
+	if diff := cmp.Diff(want, logs.got); diff != "" {
+		t.Errorf("retry's logs mismatch (-want +got):\n%s", diff)
+	}
+	md, err := mem.Get(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := sessionstats.Read(md); f.SessionCount != 1 ||
+		f.TotalSessionSeconds != 7200 {
+		t.Errorf("figures = %+v, want 1 session of 7200 s", f)
 	}
 }

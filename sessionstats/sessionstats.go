@@ -133,6 +133,7 @@ const (
 	msgWrongType = "stored figure was a string: read as a number"
 	msgInvalid   = "stored figure invalid: counted from 0"
 	msgRecorded  = "session recorded"
+	msgAlready   = "session recorded by an earlier run"
 )
 
 // Attribute keys of the action's logs, besides the app_metadata keys the
@@ -250,7 +251,12 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 		}
 	}
 
-	// Sum it up.
+	// Sum it up, unless the store found the write applied by an earlier
+	// run of the session and never called patch: there is nothing new.
+	if !u.called {
+		api.Log(slog.LevelDebug, msgAlready)
+		return nil
+	}
 	api.Log(slog.LevelInfo, msgRecorded,
 		slog.Int64(KeyLastSessionDuration, duration),
 		slog.Int64(KeySessionCount, u.count),
@@ -296,12 +302,15 @@ type update struct {
 	duration   int64
 	trigger    action.Trigger // set when counting by trigger
 
-	// Results of the last call.
+	// Results of the last call; called says there was one.
+	called       bool
 	count, total int64
 	bad          [3]badFigure
 }
 
 func (u *update) patch(cur metadata.Map) (metadata.Map, error) {
+	u.called = true
+
 	// Read the stored figures, noting the bad ones for later warnings.
 	var count, total int64
 	count, u.bad[0] = readFigure(cur, KeySessionCount)
