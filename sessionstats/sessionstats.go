@@ -225,9 +225,9 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 
 	// Add to the figures stored at the moment of the write, not to the
 	// event's snapshot, so that concurrent logouts all count.
-	var stamp [64]byte // AppendFormat needs room beyond the result
+	var stamp [len(logoutLayout)]byte
 	u := &update{
-		lastLogout: string(now.UTC().AppendFormat(stamp[:0], logoutLayout)),
+		lastLogout: string(appendStamp(stamp[:0], now)),
 		duration:   duration,
 	}
 	if s.byTrigger {
