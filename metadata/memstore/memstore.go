@@ -63,7 +63,8 @@ type Store struct {
 	lim       metadata.Limits
 	clock     Clock
 	retention time.Duration
-	seed      maphash.Seed
+	seed      maphash.Seed    // of the shards
+	rseeds    [2]maphash.Seed // of the receipts' keys
 	shards    [shards]shard
 }
 
@@ -97,6 +98,7 @@ func New(opts Options) *Store {
 		clock:     opts.Clock,
 		retention: opts.Retention,
 		seed:      maphash.MakeSeed(),
+		rseeds:    [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 	}
 	if s.clock == nil {
 		s.clock = clock.New()
@@ -208,11 +210,15 @@ func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 	fn metadata.UpdateFunc, now int64) (bool, error) {
 
+	var key receiptKey
+	if receipt != "" {
+		key = s.keyOf(receipt)
+	}
 	for {
 		// Read the value, unless the receipt says the write was applied
 		// already.
 		u.mu.Lock()
-		if receipt != "" && u.receipts.has(receipt, now, s.retention) {
+		if receipt != "" && u.receipts.has(key, now, s.retention) {
 			u.mu.Unlock()
 			return false, fmt.Errorf("%w: user %q, receipt %q",
 				metadata.ErrDuplicate, userID, receipt)
@@ -253,7 +259,7 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		u.data = data
 		u.version++
 		if receipt != "" {
-			u.receipts.add(receipt, now, s.retention)
+			u.receipts.add(key, now, s.retention)
 		}
 		u.mu.Unlock()
 		return receipt != "", nil
@@ -291,10 +297,10 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if u == nil || receipt == "" {
 		return false, nil
 	}
+	key, now := s.keyOf(receipt), s.clock.Now().UnixNano()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.receipts.has(receipt, s.clock.Now().UnixNano(), s.retention),
-		nil
+	return u.receipts.has(key, now, s.retention), nil
 }
 
 func (s *Store) shard(userID string) *shard {

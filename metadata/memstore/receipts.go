@@ -1,6 +1,24 @@
 package memstore
 
-import "time"
+import (
+	"hash/maphash"
+	"time"
+)
+
+// receiptKey is what the store keeps of a receipt: 128 bits of hash,
+// from two seeds of the store's own. Keys hold no pointer, so the
+// garbage collector never scans them, however many receipts a period
+// holds. Two different receipts of one user are taken for each other
+// with a probability of about n/2^128 for n receipts held, far below
+// that of a memory error; the seeds are random, so no receipt can be
+// made to collide on purpose.
+type receiptKey [2]uint64
+
+// keyOf returns the key of receipt r.
+func (s *Store) keyOf(r string) receiptKey {
+	return receiptKey{maphash.String(s.rseeds[0], r),
+		maphash.String(s.rseeds[1], r)}
+}
 
 // receipts remembers one user's receipts for a retention period, in two
 // generations: cur holds the receipts recorded since curStart, prev those
@@ -10,12 +28,12 @@ import "time"
 // Each receipt keeps its time, so that it counts as present for exactly
 // one period.
 type receipts struct {
-	cur, prev           map[string]int64 // receipt -> Unix nanoseconds
+	cur, prev           map[receiptKey]int64 // -> Unix nanoseconds
 	curStart, prevStart int64
 }
 
 // has reports whether r was recorded less than retention before now.
-func (rs *receipts) has(r string, now int64, retention time.Duration) bool {
+func (rs *receipts) has(r receiptKey, now int64, retention time.Duration) bool {
 	rs.rotate(now, retention)
 	at, ok := rs.cur[r]
 	if !ok {
@@ -25,10 +43,10 @@ func (rs *receipts) has(r string, now int64, retention time.Duration) bool {
 }
 
 // add records r at now.
-func (rs *receipts) add(r string, now int64, retention time.Duration) {
+func (rs *receipts) add(r receiptKey, now int64, retention time.Duration) {
 	rs.rotate(now, retention)
 	if rs.cur == nil {
-		rs.cur = make(map[string]int64)
+		rs.cur = make(map[receiptKey]int64)
 		rs.curStart = now
 	}
 	rs.cur[r] = now
