@@ -83,6 +83,16 @@ type Action struct {
 
 	// Run is the action's body.
 	Run Func
+
+	// Inline runs the action on the goroutine of the flow's run instead
+	// of a goroutine of its own, which saves a hand-off between
+	// goroutines, most of an action's cost in a flow. The action's
+	// deadline then ends its context, as always, but nothing can cut
+	// short an inline action that blocks without watching that context:
+	// it holds the logout as long as it blocks. Set Inline only for an
+	// action whose every wait (store calls included) ends with its
+	// context, as track-logout-stats does.
+	Inline bool
 }
 
 // Handles reports whether a is registered for trigger t.

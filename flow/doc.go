@@ -24,8 +24,9 @@
 //  2. returns at once, with [Result.Repeat] set, when the session has
 //     already ended (a double click, a retry, another tab);
 //  3. runs each enabled action under its own deadline
-//     ([Options.Timeout]); whatever an action writes to app_metadata is
-//     stored before the next block runs;
+//     ([Options.Timeout]), in a goroutine of its own or, for an
+//     [action.Action.Inline] one, on the caller's; whatever an action
+//     writes to app_metadata is stored before the next block runs;
 //  4. revokes the session;
 //  5. records in the store that the session has ended, so that it is
 //     counted once.

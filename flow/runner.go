@@ -310,7 +310,11 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // timeout; a failing action (error, panic, deadline, store failure) is
 // logged and recorded in the result, and the flow goes on. The session
 // is revoked after every action, so whatever they wrote is stored first.
-// An action past its deadline is abandoned, but a store call it has
+// An action runs in a goroutine of its own, unless it is
+// [action.Action.Inline]: an inline action runs on the caller's
+// goroutine, its context ends at its deadline, and it fails if it
+// returns after that, but nothing cuts it short. An action in its own
+// goroutine past its deadline is abandoned, but a store call it has
 // under way is waited for, one more timeout at most, so that the step's
 // record is final and its write, if any, stored before the next block. A
 // write still under way then (a store that ignores its context, an
@@ -366,19 +370,18 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	// for both.
 	rs := newRunState(ev, p)
 
-	// The run works on its own copy of the event: the caller may reuse
-	// its event once Run returns, while an action abandoned at its
-	// deadline may still be running.
-	rs.ev = *ev
-	ev = &rs.ev
-	key := flightKey{user: ev.User.ID, session: ev.Session.ID}
+	// The run reads the caller's event only until it returns: each
+	// action gets a copy of its own, made before it starts, and the run
+	// keeps the IDs. An action abandoned at its deadline may still be
+	// running when the caller reuses its event.
+	key := rs.key
 	f, done, leader := r.flights.join(key, &rs.flight)
 	if !leader {
 		return f.wait(ctx, done, trigger, p.version)
 	}
 	res, err := r.run(ctx, ev, trigger, p, rs)
 	if rs.endDeferred {
-		r.deferredEnd(ctx, ev, key, f, rs.endReceipt, res, err)
+		r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
 		return res, err
 	}
 	r.flights.finish(key, f, res, err)
@@ -392,13 +395,11 @@ func (r *Runner) Wait() { r.pending.Wait() }
 // deferredEnd records the end of the session in a goroutine of its own,
 // then ends the run's flight: until then, a repeat of the session in
 // this process joins the flight and runs nothing.
-func (r *Runner) deferredEnd(ctx context.Context, ev *action.Event,
-	key flightKey, f *flight, receipt string, res *Result, err error) {
+func (r *Runner) deferredEnd(ctx context.Context, key flightKey,
+	f *flight, receipt string, res *Result, err error) {
 
-	// The caller owns ev and res once Run returns: keep copies.
+	// The caller owns res once Run returns: keep a copy.
 	snap := res.clone()
-	evc := &action.Event{User: action.User{ID: ev.User.ID},
-		Session: action.Session{ID: ev.Session.ID}}
 
 	// The record outlives the caller's context, within the runner's
 	// timeout.
@@ -408,26 +409,26 @@ func (r *Runner) deferredEnd(ctx context.Context, ev *action.Event,
 	go func() {
 		defer r.pending.Done()
 		defer cancel()
-		r.recordEnd(ctx, evc, receipt)
+		r.recordEnd(ctx, key, receipt)
 		r.flights.finish(key, f, snap, err)
 	}()
 }
 
-// recordEnd records that the session of ev has ended, so that a repeat
-// runs nothing. The session is revoked whatever happens here; a repeat
-// that still runs finds every write's receipt and counts nothing twice.
-func (r *Runner) recordEnd(ctx context.Context, ev *action.Event,
+// recordEnd records that the session k has ended, so that a repeat runs
+// nothing. The session is revoked whatever happens here; a repeat that
+// still runs finds every write's receipt and counts nothing twice.
+func (r *Runner) recordEnd(ctx context.Context, k flightKey,
 	receipt string) {
 
 	var err error
 	if r.recorder != nil {
-		err = r.recorder.RecordReceipt(ctx, ev.User.ID, receipt)
+		err = r.recorder.RecordReceipt(ctx, k.user, receipt)
 	} else {
-		err = r.store.Update(ctx, ev.User.ID, receipt, noPatch)
+		err = r.store.Update(ctx, k.user, receipt, noPatch)
 	}
 	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
 		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
-			"session", ev, "", slog.Any(LogKeyError, err))
+			"session", k, "", slog.Any(LogKeyError, err))
 	}
 }
 
@@ -438,7 +439,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 
 	res = &rs.res
 	res.Trigger, res.Version = trigger, p.version
-	uid, sid := ev.User.ID, ev.Session.ID
+	k := rs.key
 
 	// Running never panics: a panic of the store's or of this package's
 	// code becomes the run's error.
@@ -451,14 +452,14 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 	// A session that has ended already counts once: run nothing. When
 	// the store cannot tell, run anyway: the writes' receipts still keep
 	// the counts exact.
-	done, herr := r.store.HasReceipt(ctx, uid, rs.endReceipt)
+	done, herr := r.store.HasReceipt(ctx, k.user, rs.endReceipt)
 	switch {
 	case herr != nil:
 		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
-			"session has ended; running the flow", ev, "",
+			"session has ended; running the flow", k, "",
 			slog.Any(LogKeyError, herr))
 	case done:
-		r.log(ctx, slog.LevelDebug, "flow: session already ended", ev, "")
+		r.log(ctx, slog.LevelDebug, "flow: session already ended", k, "")
 		res.Repeat = true
 		return res, nil
 	}
@@ -493,7 +494,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		case RunCustomAction:
 			r.runAction(ctx, ev, p.flow.entries[i], step, rs)
 		case RevokeSession:
-			if err := r.revoke(ctx, uid, sid, step); err != nil {
+			if err := r.revoke(ctx, k.user, k.session, step); err != nil {
 				return res, err
 			}
 		}
@@ -504,7 +505,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 	if res.Retry {
 		r.log(ctx, slog.LevelWarn, "flow: a metadata write failed; the "+
 			"end of the session is not recorded, so that running the "+
-			"event again completes it", ev, "")
+			"event again completes it", k, "")
 		return res, nil
 	}
 
@@ -513,7 +514,7 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		rs.endDeferred = true
 		return res, nil
 	}
-	r.recordEnd(ctx, ev, rs.endReceipt)
+	r.recordEnd(ctx, k, rs.endReceipt)
 	return res, nil
 }
 
@@ -531,7 +532,7 @@ const (
 // its result, room for the steps, the calls and the log attributes the
 // result holds, the API of its first action, and its receipts.
 type runState struct {
-	ev     action.Event // the run's copy of the caller's event
+	key    flightKey // the event's user and session IDs
 	flight flight
 	res    Result
 	steps  [inlineSteps]Step
@@ -566,6 +567,7 @@ type runState struct {
 func newRunState(ev *action.Event, p *published) *runState {
 	rs := new(runState)
 	rs.calls, rs.attrs = rs.callBuf[:0], rs.attrBuf[:0]
+	rs.key = flightKey{user: ev.User.ID, session: ev.Session.ID}
 
 	sid := ev.Session.ID
 	end := len(sessionEndPrefix) + len(sid)
@@ -618,11 +620,11 @@ func (r *Runner) callRevoker(ctx context.Context, uid, sid string) (err error) {
 	return r.revoker.Revoke(ctx, uid, sid)
 }
 
-// log writes one record when the logger wants it, with the event's user
-// and session, and the action's name when not empty. It builds nothing
+// log writes one record when the logger wants it, with the user and
+// session of k, and the action's name when not empty. It builds nothing
 // when the logger discards the level.
 func (r *Runner) log(ctx context.Context, level slog.Level, msg string,
-	ev *action.Event, name string, attrs ...slog.Attr) {
+	k flightKey, name string, attrs ...slog.Attr) {
 
 	if r.logger == nil {
 		return
@@ -635,8 +637,8 @@ func (r *Runner) log(ctx context.Context, level slog.Level, msg string,
 	if name != "" {
 		rec.AddAttrs(slog.String(LogKeyAction, name))
 	}
-	rec.AddAttrs(slog.String(LogKeyUserID, ev.User.ID),
-		slog.String(LogKeySessionID, ev.Session.ID))
+	rec.AddAttrs(slog.String(LogKeyUserID, k.user),
+		slog.String(LogKeySessionID, k.session))
 	rec.AddAttrs(attrs...)
 	_ = h.Handle(ctx, rec)
 }

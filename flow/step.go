@@ -22,45 +22,29 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	// An action disabled when the run started is skipped.
 	if s.Status == StatusSkipped {
 		s.Status = StatusSkipped
-		r.log(ctx, slog.LevelDebug, "flow: action disabled; skipped", ev,
+		r.log(ctx, slog.LevelDebug, "flow: action disabled; skipped", rs.key,
 			s.Action, slog.Int(LogKeyBlock, s.Block))
 		return
 	}
 
 	// Give the action its deadline and an API that records its calls.
 	a := rs.newAPI()
-	a.r, a.rs, a.ev, a.name = r, rs, ev, s.Action
+	a.r, a.rs, a.key, a.name = r, rs, rs.key, s.Action
+
+	// The action gets an event of its own, made before it starts: what
+	// it changes there reaches neither the run nor the next action, and
+	// an action abandoned at its deadline never reads the caller's.
+	a.own = *ev
 	a.firstCall = len(rs.calls)
 	if s.Block == 1 {
 		a.receipt1 = rs.firstWrite
 	}
 	a.ctx.parent, a.ctx.deadline = ctx, time.Now().Add(r.timeout)
-	a.wake = make(chan struct{}, 2)
-	timer := time.AfterFunc(r.timeout, a.timeUp)
-
-	// Run it in a goroutine of its own, so that an action ignoring its
-	// context cannot hold the logout past the deadline.
-	go a.exec(e.Action().Run)
-
-	// Wait for the action, its deadline or the caller, whichever comes
-	// first. An action that finished just as the wait ended has
-	// finished; else it is abandoned, its context ended.
-	select {
-	case <-a.wake:
-	case <-ctx.Done():
-	}
-	timer.Stop()
-	finished, err := a.outcome()
-	if !finished {
-		cause := ctx.Err()
-		if cause == nil {
-			cause = context.DeadlineExceeded
-		}
-		a.ctx.end(cause)
-		if finished, err = a.outcome(); !finished {
-			err = fmt.Errorf("flow: action %q did not finish: %w",
-				s.Action, cause)
-		}
+	var err error
+	if e.Action().Inline {
+		err = a.execInline(e.Action().Run)
+	} else {
+		err = a.execAway(ctx, e.Action().Run, r.timeout)
 	}
 	a.ctx.end(context.Canceled)
 
@@ -90,7 +74,7 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	// A failure is logged and recorded; the flow goes on.
 	if err != nil {
 		s.Status, s.Err = StatusFailed, err
-		r.log(ctx, slog.LevelError, "flow: action failed", ev, s.Action,
+		r.log(ctx, slog.LevelError, "flow: action failed", rs.key, s.Action,
 			slog.Int(LogKeyBlock, s.Block), slog.Any(LogKeyError, err))
 		return
 	}
@@ -122,12 +106,55 @@ func (rs *runState) newAPI() *stepAPI {
 	return new(stepAPI)
 }
 
+// execInline runs an inline action on the caller's goroutine, under a
+// context that ends on its own at the deadline. An action that returns
+// after its deadline without an error of its own has failed all the
+// same.
+func (a *stepAPI) execInline(run action.Func) error {
+	a.ctx.self = true
+	err := callAction(&a.ctx, run, &a.own, a)
+	if cerr := a.ctx.Err(); err == nil &&
+		errors.Is(cerr, context.DeadlineExceeded) {
+		err = fmt.Errorf("flow: action %q returned after its deadline: %w",
+			a.name, cerr)
+	}
+	return err
+}
+
+// execAway runs the action in a goroutine of its own, so that an action
+// ignoring its context cannot hold the logout past the deadline. It
+// waits for the action, its deadline or the caller, whichever comes
+// first. An action that finished just as the wait ended has finished;
+// else it is abandoned, its context ended, and its error says so.
+func (a *stepAPI) execAway(ctx context.Context, run action.Func,
+	timeout time.Duration) error {
+
+	a.wake = make(chan struct{}, 2)
+	timer := time.AfterFunc(timeout, a.timeUp)
+	go a.exec(run)
+	select {
+	case <-a.wake:
+	case <-ctx.Done():
+	}
+	timer.Stop()
+	finished, err := a.outcome()
+	if !finished {
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		a.ctx.end(cause)
+		if finished, err = a.outcome(); !finished {
+			err = fmt.Errorf("flow: action %q did not finish: %w",
+				a.name, cause)
+		}
+	}
+	return err
+}
+
 // exec runs the action in its own goroutine, then wakes the runner.
 func (a *stepAPI) exec(run action.Func) {
 	growStack()
-	// The action gets an event of its own: what it changes there
-	// reaches neither the run nor the next action.
-	a.own = *a.ev
 	err := callAction(&a.ctx, run, &a.own, a)
 	a.mu.Lock()
 	a.err, a.finished = err, true
@@ -190,10 +217,10 @@ func callAction(ctx context.Context, run action.Func, ev *action.Event,
 type stepAPI struct {
 	r    *Runner
 	rs   *runState
-	ctx  stepCtx       // the step's, ending at its deadline
-	ev   *action.Event // the run's
-	own  action.Event  // the action's copy of it
-	name string        // the action's
+	ctx  stepCtx      // the step's, ending at its deadline
+	key  flightKey    // the run's user and session
+	own  action.Event // the action's copy of the event
+	name string       // the action's
 
 	// firstCall is where the step's calls start in rs.calls; receipt1,
 	// when set, is the receipt of its first write, made with the run.
@@ -274,7 +301,7 @@ func (a *stepAPI) Log(level slog.Level, msg string, attrs ...slog.Attr) {
 	}
 	a.append(c)
 	a.mu.Unlock()
-	a.r.log(&a.ctx, level, msg, a.ev, a.name, attrs...)
+	a.r.log(&a.ctx, level, msg, a.key, a.name, attrs...)
 }
 
 // record appends c to the calls, unless the step is over.
@@ -377,7 +404,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	a.writes++
 	receipt := a.receipt1
 	if a.writes > 1 || receipt == "" {
-		receipt = a.ev.Session.ID + "/" + a.name + "/" +
+		receipt = a.key.session + "/" + a.name + "/" +
 			strconv.Itoa(a.writes)
 	}
 
@@ -391,7 +418,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	if a.updateFn == nil {
 		a.updateFn = a.update
 	}
-	err := a.r.store.Update(ctx, a.ev.User.ID, receipt, a.updateFn)
+	err := a.r.store.Update(ctx, a.key.user, receipt, a.updateFn)
 	applied := a.applied
 	a.fn, a.patch, a.applied = nil, nil, nil
 	return a.recordWrite(receipt, patch, applied, err)
@@ -428,7 +455,7 @@ func (a *stepAPI) recordWrite(receipt string, patch, applied metadata.Map,
 		a.dups++
 		a.append(action.Call{API: action.CallSetAppMetadata, Patch: patch})
 		a.r.log(&a.ctx, slog.LevelDebug, "flow: write already applied by "+
-			"an earlier run", a.ev, a.name,
+			"an earlier run", a.key, a.name,
 			slog.String(LogKeyReceipt, receipt))
 		return nil
 	}

@@ -8,16 +8,26 @@ import (
 
 // stepCtx is the context of one action step: it carries its parent's
 // values and ends at the step's deadline, or when its parent ends, or
-// when the step is over. The runner ends it, since it waits for all
-// three anyway, which spares each step the five allocations of
-// context.WithTimeout. Its Done channel is made only when asked for.
+// when the step is over. Its Done channel is made only when asked for.
+//
+// For an action in a goroutine of its own, the runner ends it, since it
+// waits for all three anyway, which spares each step the five
+// allocations of context.WithTimeout. For an inline action (self set)
+// nobody waits: Err reads the clock and the parent, and Done, once
+// asked for, arms a timer and a hook on the parent. An action and a
+// store that only call Err pay for neither.
 type stepCtx struct {
 	parent   context.Context
 	deadline time.Time
+	self     bool
 
 	mu   sync.Mutex
 	done chan struct{} // nil until Done is called
 	err  error         // set once, by end
+
+	// stops undoes what Done armed, in self mode.
+	stopTimer  *time.Timer
+	stopParent func() bool
 }
 
 // Deadline implements [context.Context]: the step's deadline, or the
@@ -34,18 +44,52 @@ func (c *stepCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done == nil {
+		if c.err == nil && c.self {
+			c.err = c.check()
+		}
 		if c.err != nil {
 			return closedChan
 		}
 		c.done = make(chan struct{})
+		if c.self {
+			c.arm()
+		}
 	}
 	return c.done
+}
+
+// arm makes the context end on its own at the deadline or with its
+// parent; mu is held.
+func (c *stepCtx) arm() {
+	c.stopTimer = time.AfterFunc(time.Until(c.deadline), func() {
+		c.end(context.DeadlineExceeded)
+	})
+	c.stopParent = context.AfterFunc(c.parent, func() {
+		c.end(c.parent.Err())
+	})
+}
+
+// check returns why the context has ended in self mode, or nil: its
+// parent's error, or DeadlineExceeded once the deadline has passed.
+func (c *stepCtx) check() error {
+	if err := c.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Err implements [context.Context].
 func (c *stepCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == nil && c.self {
+		if err := c.check(); err != nil {
+			c.endLocked(err)
+		}
+	}
 	return c.err
 }
 
@@ -56,12 +100,21 @@ func (c *stepCtx) Value(key any) any { return c.parent.Value(key) }
 func (c *stepCtx) end(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.endLocked(err)
+}
+
+// endLocked is end with mu held.
+func (c *stepCtx) endLocked(err error) {
 	if c.err != nil {
 		return
 	}
 	c.err = err
 	if c.done != nil {
 		close(c.done)
+	}
+	if c.stopTimer != nil {
+		c.stopTimer.Stop()
+		c.stopParent()
 	}
 }
 

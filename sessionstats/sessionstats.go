@@ -169,6 +169,9 @@ func New(opts Options) action.Action {
 		Name:     Name,
 		Triggers: action.SessionEnds(),
 		Run:      s.run,
+
+		// Every wait of the action is a store call under its context.
+		Inline: true,
 	}
 }
 

@@ -1,0 +1,203 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logoutflow/logoutflow/action"
+	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// inlineAction returns an inline action for Logout running fn.
+func inlineAction(name string, fn action.Func) action.Action {
+	a := fnAction(name, fn)
+	a.Inline = true
+	return a
+}
+
+// TestInlineAction runs inline actions that end every way an action can,
+// in fake time: each failure is the step's, the flow goes on, and the
+// session is revoked unless the caller gave up.
+func TestInlineAction(t *testing.T) {
+	const timeout = 3 * time.Second
+	tests := []struct {
+		name string
+		run  action.Func
+
+		// caller is the deadline of the caller's context; 0: none.
+		caller time.Duration
+
+		want    []stepSummary
+		wantErr error  // wrapped by the step's error; nil: none
+		message string // in the step's error
+		runErr  error  // wrapped by Run's error; nil: none
+		stored  int64  // the count stored by the write before the wait
+	}{
+		{
+			name: "returns at once",
+			run: func(ctx context.Context, _ *action.Event,
+				api action.API) error {
+				return api.User().UpdateAppMetadata(ctx, increment)
+			},
+			want:   []stepSummary{ok("in"), revoked},
+			stored: 1,
+		},
+		{
+			name: "waits on Done until the deadline",
+			run: func(ctx context.Context, _ *action.Event,
+				api action.API) error {
+				if err := api.User().UpdateAppMetadata(ctx,
+					increment); err != nil {
+					return err
+				}
+				<-ctx.Done()
+				return ctx.Err()
+			},
+			want:    []stepSummary{failed("in"), revoked},
+			wantErr: context.DeadlineExceeded,
+			stored:  1,
+		},
+		{
+			name: "polls Err until the deadline",
+			run: func(ctx context.Context, _ *action.Event,
+				_ action.API) error {
+				for ctx.Err() == nil {
+					<-time.After(timeout / 10)
+				}
+				return ctx.Err()
+			},
+			want:    []stepSummary{failed("in"), revoked},
+			wantErr: context.DeadlineExceeded,
+		},
+		{
+			name: "returns nil after its deadline",
+			run: func(ctx context.Context, _ *action.Event,
+				api action.API) error {
+				if err := api.User().UpdateAppMetadata(ctx,
+					increment); err != nil {
+					return err
+				}
+				<-time.After(2 * timeout) // ignoring ctx
+				return nil
+			},
+			want:    []stepSummary{failed("in"), revoked},
+			wantErr: context.DeadlineExceeded,
+			message: "returned after its deadline",
+			stored:  1,
+		},
+		{
+			name: "panics",
+			run: func(context.Context, *action.Event, action.API) error {
+				panic("kaboom")
+			},
+			want:    []stepSummary{failed("in"), revoked},
+			wantErr: flow.ErrPanic,
+			message: "kaboom",
+		},
+		{
+			name: "outlived by the caller's deadline",
+			run: func(ctx context.Context, _ *action.Event,
+				_ action.API) error {
+				<-ctx.Done()
+				return ctx.Err()
+			},
+			caller: time.Second,
+			want: []stepSummary{failed("in"),
+				{"RevokeSession", "", flow.StatusSkipped, true}},
+			wantErr: context.DeadlineExceeded,
+			runErr:  context.DeadlineExceeded,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fx := setup(t, flow.Options{Timeout: timeout},
+					inlineAction("in", tc.run))
+				fx.publish(t, "in")
+				ctx := t.Context()
+				if tc.caller > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tc.caller)
+					defer cancel()
+				}
+
+				res, err := fx.runner.Run(ctx, event("s1"))
+				if !errors.Is(err, tc.runErr) {
+					t.Fatalf("Run() error = %v, want %v", err, tc.runErr)
+				}
+				if diff := cmp.Diff(tc.want, summarize(res)); diff != "" {
+					t.Errorf("steps mismatch (-want +got):\n%s", diff)
+				}
+				serr := res.Steps[0].Err
+				if !errors.Is(serr, tc.wantErr) ||
+					!strings.Contains(errText(serr), tc.message) {
+					t.Errorf("step error = %v, want one wrapping %v, "+
+						"holding %q", serr, tc.wantErr, tc.message)
+				}
+				if got := fx.count(t); got != tc.stored {
+					t.Errorf("stored n = %d, want %d", got, tc.stored)
+				}
+				wantRevoked := 1
+				if tc.runErr != nil {
+					wantRevoked = 0
+				}
+				if got := len(fx.revoked()); got != wantRevoked {
+					t.Errorf("revoked %v, want %d", fx.revoked(),
+						wantRevoked)
+				}
+			})
+		})
+	}
+}
+
+// TestInlineActionContextAfterItsStep checks that an inline action's
+// context, kept past its step, has ended, and that what it does with its
+// API then is refused.
+func TestInlineActionContextAfterItsStep(t *testing.T) {
+	var (
+		kept    context.Context
+		keptAPI action.API
+	)
+	keep := inlineAction("keep", func(ctx context.Context,
+		_ *action.Event, api action.API) error {
+		kept, keptAPI = ctx, api
+		return nil
+	})
+	fx := setup(t, flow.Options{}, keep)
+	fx.publish(t, "keep")
+	if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+
+	select {
+	case <-kept.Done():
+	default:
+		t.Errorf("Done not closed after the step")
+	}
+	if err := kept.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err after the step = %v, want Canceled", err)
+	}
+	err := keptAPI.User().SetAppMetadata(context.Background(),
+		metadata.Map{"late": true})
+	if !errors.Is(err, flow.ErrStepOver) {
+		t.Errorf("late SetAppMetadata() = %v, want ErrStepOver", err)
+	}
+	if _, ok := fx.stored(t)["late"]; ok {
+		t.Errorf("late write stored: %v", fx.stored(t))
+	}
+}
+
+// errText is err's message, "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
