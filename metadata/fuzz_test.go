@@ -75,6 +75,15 @@ func FuzzMerge(f *testing.F) {
 			if got != nil {
 				t.Errorf("Apply returned %v with error %v", got, err)
 			}
+
+			// Only a result really over the limit is too large.
+			if errors.Is(err, metadata.ErrTooLarge) {
+				b, merr := json.Marshal(merged)
+				if merr == nil && len(b) <= metadata.DefaultMaxBytes {
+					t.Errorf("Apply = %v for a result of %d bytes",
+						err, len(b))
+				}
+			}
 			return
 		}
 
@@ -91,6 +100,12 @@ func FuzzMerge(f *testing.F) {
 		}
 		if size := metadata.EncodedSize(got); size != len(b) {
 			t.Errorf("EncodedSize = %d, want %d", size, len(b))
+		}
+		_, size, err := metadata.ApplySized(stored,
+			metadata.EncodedSize(stored), patch, metadata.Limits{})
+		if err != nil || size != len(b) {
+			t.Errorf("ApplySized = size %d, %v; want %d, nil", size, err,
+				len(b))
 		}
 		if len(b) > metadata.DefaultMaxBytes {
 			t.Errorf("result of %d bytes is over the limit", len(b))

@@ -114,13 +114,78 @@ func Validate(patch Map) error {
 // A result over the limit is refused with an error wrapping [ErrTooLarge],
 // even when the patch makes the stored value smaller.
 func Apply(stored, patch Map, lim Limits) (Map, error) {
+	out, _, err := ApplySized(stored, -1, patch, lim)
+	return out, err
+}
+
+// ApplySized is [Apply] for a store that keeps the encoded size of what
+// it holds: size is EncodedSize(stored), or -1 when not known. It
+// returns the merge and its encoded size. With a known size it computes
+// that from size and the entries the patch adds, replaces or deletes,
+// so that a write costs what its patch holds, however much is stored
+// beside it; else it measures the whole result, as Apply does.
+func ApplySized(stored Map, size int, patch Map, lim Limits) (Map, int,
+	error) {
+
 	// Refuse an invalid patch whole, before anything is built.
 	if err := Validate(patch); err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if size < 0 {
+		return applyMeasured(stored, patch, lim)
 	}
 
-	// Merge copies of the patch's nested values, so that the caller
-	// keeps no handle on what a store keeps.
+	// The encoded map is its braces, its entries and a comma between
+	// each two; take the braces and commas off, then change the
+	// entries the patch touches. The patch is valid, so only a stored
+	// value no store should hold can fail to measure.
+	n := len(stored)
+	entries := 0
+	if n > 0 {
+		entries = size - len("{}") - (n - 1)
+	}
+	for k, v := range patch {
+		if old, ok := stored[k]; ok {
+			es := entrySize(k, old)
+			if es < 0 {
+				return nil, 0, errUnencodable
+			}
+			entries -= es
+			n--
+		}
+		if v != nil {
+			entries += entrySize(k, v)
+			n++
+		}
+	}
+	size = len("{}") + entries
+	if n > 1 {
+		size += n - 1
+	}
+	if err := checkSize(stored, patch, size, lim); err != nil {
+		return nil, 0, err
+	}
+	return merge(stored, patch), size, nil
+}
+
+// applyMeasured is ApplySized for a valid patch on a stored value of
+// unknown size: it measures the whole result. Only the result counts: a
+// stored value that cannot be encoded may be patched away.
+func applyMeasured(stored, patch Map, lim Limits) (Map, int, error) {
+	out := merge(stored, patch)
+	size := EncodedSize(out)
+	if size < 0 {
+		return nil, 0, errUnencodable
+	}
+	if err := checkSize(stored, patch, size, lim); err != nil {
+		return nil, 0, err
+	}
+	return out, size, nil
+}
+
+// merge merges copies of the patch's nested values into a copy of
+// stored, so that the caller keeps no handle on what a store keeps.
+func merge(stored, patch Map) Map {
 	out := cloneTop(stored, len(patch))
 	for k, v := range patch {
 		if v == nil {
@@ -129,22 +194,23 @@ func Apply(stored, patch Map, lim Limits) (Map, error) {
 		}
 		out[k] = cloneValue(v)
 	}
+	return out
+}
 
-	// Check the size of the whole result; on the rare failure, find
-	// the key that tipped it to make the error useful. The patch is
-	// valid, so only a stored value no store should hold can fail to
-	// encode.
-	size, limit := EncodedSize(out), lim.maxBytes()
-	if size < 0 {
-		return nil, fmt.Errorf("%w: the stored app_metadata cannot be "+
-			"encoded as JSON", ErrInvalidPatch)
-	}
-	if size > limit {
-		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d%s",
+// checkSize refuses a result of size bytes over lim; on that rare
+// failure it finds the key that tipped it, to make the error useful.
+func checkSize(stored, patch Map, size int, lim Limits) error {
+	if limit := lim.maxBytes(); size > limit {
+		return fmt.Errorf("%w: %d bytes, over the limit of %d%s",
 			ErrTooLarge, size, limit, tippingKey(stored, patch, limit))
 	}
-	return out, nil
+	return nil
 }
+
+// errUnencodable refuses a patch on a stored value that cannot be
+// encoded as JSON.
+var errUnencodable = fmt.Errorf("%w: the stored app_metadata cannot be "+
+	"encoded as JSON", ErrInvalidPatch)
 
 // cloneTop returns a copy of the top level of m, never nil, with room
 // for extra keys when m is empty.

@@ -2,6 +2,7 @@ package metadata_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -222,5 +223,53 @@ func TestClone(t *testing.T) {
 
 	if got := metadata.Clone(nil); got != nil {
 		t.Errorf("Clone(nil) = %v, want nil", got)
+	}
+}
+
+func TestApplySizedCountsOnlyWhatThePatchTouches(t *testing.T) {
+	stored := metadata.Map{"keep": "a long value nobody patches",
+		"n": int64(1), "gone": true}
+	tests := []struct {
+		name  string
+		patch metadata.Map
+	}{
+		{"replace", metadata.Map{"n": int64(12345)}},
+		{"add", metadata.Map{"new": "<&>"}},
+		{"delete", metadata.Map{"gone": nil}},
+		{"delete an absent key", metadata.Map{"absent": nil}},
+		{"delete all", metadata.Map{"keep": nil, "n": nil, "gone": nil}},
+		{"empty", metadata.Map{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, size, err := metadata.ApplySized(stored,
+				metadata.EncodedSize(stored), tc.patch, metadata.Limits{})
+			if err != nil {
+				t.Fatalf("ApplySized() error: %v", err)
+			}
+			if diff := cmp.Diff(metadata.Merge(stored, tc.patch),
+				got); diff != "" {
+				t.Errorf("result mismatch (-want +got):\n%s", diff)
+			}
+			if want := metadata.EncodedSize(got); size != want {
+				t.Errorf("size = %d, want %d", size, want)
+			}
+		})
+	}
+
+	// Of unknown size (-1), a stored value that cannot be encoded is
+	// measured: patched away, it goes; kept, it refuses the write.
+	bad := metadata.Map{"x": math.NaN(), "y": 1}
+	got, size, err := metadata.ApplySized(bad, -1,
+		metadata.Map{"x": int64(2)}, metadata.Limits{})
+	if want := (metadata.Map{"x": int64(2), "y": 1}); err != nil ||
+		!cmp.Equal(want, got) || size != len(`{"x":2,"y":1}`) {
+		t.Errorf("ApplySized(NaN patched away) = %v, %d, %v; want %v, "+
+			"13, nil", got, size, err, want)
+	}
+	_, _, err = metadata.ApplySized(bad, -1, metadata.Map{"y": 2},
+		metadata.Limits{})
+	if !errors.Is(err, metadata.ErrInvalidPatch) {
+		t.Errorf("ApplySized(NaN kept) = %v, want ErrInvalidPatch", err)
 	}
 }

@@ -114,6 +114,16 @@ func mapSize(m map[string]any, depth int) int {
 	return n
 }
 
+// entrySize returns the encoded size of the entry k: v of a top-level
+// map, without its comma, or -1.
+func entrySize(k string, v any) int {
+	vs := valueSize(v, 1)
+	if vs < 0 {
+		return -1
+	}
+	return stringSize(k) + len(":") + vs
+}
+
 // sliceSize returns the encoded size of a non-nil slice, or -1.
 func sliceSize(s []any, depth int) int {
 	n := len("[]")

@@ -84,8 +84,10 @@ type user struct {
 	mu sync.Mutex
 
 	// data is never changed once stored: a write replaces it whole,
-	// and counts one more version.
+	// and counts one more version. size is its encoded size, which
+	// keeps a write from measuring what its patch does not touch.
 	data    metadata.Map
+	size    int
 	version uint64
 
 	receipts receipts
@@ -123,9 +125,11 @@ func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 
 	// Validate and copy before taking any lock.
 	var data metadata.Map
+	size := metadata.EncodedSize(nil)
 	if m != nil {
 		var err error
-		if data, err = metadata.Apply(nil, m, s.lim); err != nil {
+		data, size, err = metadata.ApplySized(nil, size, m, s.lim)
+		if err != nil {
 			return fmt.Errorf("memstore: put %q: %w", userID, err)
 		}
 	}
@@ -135,13 +139,13 @@ func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 	sh.mu.Lock()
 	u, ok := sh.users[userID]
 	if !ok {
-		u = &user{data: data}
+		u = &user{data: data, size: size}
 		sh.users[userID] = u
 	}
 	sh.mu.Unlock()
 	if ok {
 		u.mu.Lock()
-		u.data = data
+		u.data, u.size = data, size
 		u.version++
 		u.mu.Unlock()
 	}
@@ -223,7 +227,7 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 			return false, fmt.Errorf("%w: user %q, receipt %q",
 				metadata.ErrDuplicate, userID, receipt)
 		}
-		stored, version := u.data, u.version
+		stored, size, version := u.data, u.size, u.version
 		u.mu.Unlock()
 
 		// Compute and check the new value; fn's error goes back as it
@@ -237,7 +241,8 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		}
 		data := stored
 		if len(patch) > 0 {
-			data, err = metadata.Apply(stored, patch, s.lim)
+			data, size, err = metadata.ApplySized(stored, size, patch,
+				s.lim)
 			if err != nil {
 				return false, fmt.Errorf("memstore: update %q: %w",
 					userID, err)
@@ -256,7 +261,7 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 			u.mu.Unlock()
 			continue
 		}
-		u.data = data
+		u.data, u.size = data, size
 		u.version++
 		if receipt != "" {
 			u.receipts.add(key, now, s.retention)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,4 +262,55 @@ func BenchmarkUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestSizeKeptAcrossWrites checks the size the store keeps of each user,
+// which it updates from each patch alone: after writes that add,
+// replace and delete keys, a write that reaches the limit exactly is
+// stored, and one a byte over it is refused.
+func TestSizeKeptAcrossWrites(t *testing.T) {
+	const limit = 200
+	ctx := context.Background()
+	s := newStore(t, memstore.Options{Limits: metadata.Limits{MaxBytes: limit}})
+	writes := []metadata.Map{
+		{"a": "first", "b": int64(12), "o": map[string]any{"x": []any{1.5}}},
+		{"a": "<replaced & escaped>"},
+		{"b": nil, "c": true},
+		{"o": nil},
+	}
+	for i, p := range writes {
+		if err := s.Update(ctx, "u", "", constant(p)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if err := s.Put(ctx, "v", metadata.Map{"a": "first", "z": nil}); err != nil {
+		t.Fatalf("Put(v) = %v", err)
+	}
+
+	for _, user := range []string{"u", "v"} {
+		stored, err := s.Get(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// pad fills the stored value up to limit+over bytes.
+		pad := func(over int) metadata.Map {
+			room := limit - metadata.EncodedSize(stored) -
+				len(`,"pad":""`) + over
+			return metadata.Map{"pad": strings.Repeat("p", room)}
+		}
+		err = s.Update(ctx, user, "", constant(pad(1)))
+		if !errors.Is(err, metadata.ErrTooLarge) {
+			t.Errorf("%s: a byte over the limit: %v, want ErrTooLarge",
+				user, err)
+		}
+		if err := s.Update(ctx, user, "", constant(pad(0))); err != nil {
+			t.Errorf("%s: at the limit exactly: %v, want stored", user, err)
+		}
+	}
+}
+
+// constant returns an update function that writes p.
+func constant(p metadata.Map) metadata.UpdateFunc {
+	return func(metadata.Map) (metadata.Map, error) { return p, nil }
 }
