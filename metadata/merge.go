@@ -145,15 +145,22 @@ func ApplySized(stored Map, size int, patch Map, lim Limits) (Map, int,
 		entries = size - len("{}") - (n - 1)
 	}
 	for k, v := range patch {
-		if old, ok := stored[k]; ok {
+		old, had := stored[k]
+		switch {
+		case had && v != nil: // replaced: the key stays as it was
+			was := valueSize(old, 1)
+			if was < 0 {
+				return nil, 0, errUnencodable
+			}
+			entries += valueSize(v, 1) - was
+		case had: // deleted
 			es := entrySize(k, old)
 			if es < 0 {
 				return nil, 0, errUnencodable
 			}
 			entries -= es
 			n--
-		}
-		if v != nil {
+		case v != nil: // added
 			entries += entrySize(k, v)
 			n++
 		}
