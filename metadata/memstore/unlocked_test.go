@@ -1,7 +1,6 @@
 package memstore_test
 
 import (
-	"errors"
 	"math"
 	"testing"
 
@@ -93,35 +92,5 @@ func TestStuckUpdateFuncHoldsUpNoOne(t *testing.T) {
 	}
 	if got, err := s.Get(ctx, "u1"); err != nil || got["n"] != int64(4) {
 		t.Errorf("Get() = %v, %v; want n 4", got, err)
-	}
-}
-
-// TestRecordReceipt records a receipt with no write: it is then known to
-// HasReceipt and to Update, once, and unknown users are refused.
-func TestRecordReceipt(t *testing.T) {
-	s := newStore(t, memstore.Options{})
-	ctx := t.Context()
-	if err := s.RecordReceipt(ctx, "u", "r1"); err != nil {
-		t.Fatalf("RecordReceipt() error = %v", err)
-	}
-	if err := s.RecordReceipt(ctx, "u", "r1"); !errors.Is(err,
-		metadata.ErrDuplicate) {
-		t.Errorf("second RecordReceipt() error = %v, want ErrDuplicate",
-			err)
-	}
-	if ok, err := s.HasReceipt(ctx, "u", "r1"); err != nil || !ok {
-		t.Errorf("HasReceipt() = %v, %v; want true", ok, err)
-	}
-	if err := s.Update(ctx, "u", "r1", increment); !errors.Is(err,
-		metadata.ErrDuplicate) {
-		t.Errorf("Update() error = %v, want ErrDuplicate", err)
-	}
-	if got, err := s.Get(ctx, "u"); err != nil || got != nil {
-		t.Errorf("Get() = %v, %v; want nothing stored", got, err)
-	}
-	if err := s.RecordReceipt(ctx, "nobody", "r1"); !errors.Is(err,
-		metadata.ErrUserNotFound) {
-		t.Errorf("RecordReceipt(unknown user) error = %v, want "+
-			"ErrUserNotFound", err)
 	}
 }

@@ -98,3 +98,13 @@ func (h *hints) forget(userID string) {
 	defer h.mu.Unlock()
 	delete(h.m, userID)
 }
+
+// added brings the user's hint, if there is one, up to date with a
+// receipt the store recorded without writing: receipt counts.
+func (h *hints) added(userID, receipt string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.m[userID]; e != nil {
+		e.present = append(e.present, receipt)
+	}
+}

@@ -247,7 +247,10 @@ func TestExistingTable(t *testing.T) {
 	if n := counter(t, s, id); n != 1 {
 		t.Errorf("n = %d, want 1", n)
 	}
-	for _, r := range []string{"r1", "r2"} {
+	if err := s.RecordReceipt(ctx, id, "r3"); err != nil {
+		t.Fatalf("RecordReceipt(r3) = %v", err)
+	}
+	for _, r := range []string{"r1", "r2", "r3"} {
 		if ok, err := s.HasReceipt(ctx, id, r); !ok || err != nil {
 			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", r, ok, err)
 		}
@@ -260,6 +263,11 @@ func TestExistingTable(t *testing.T) {
 		err := s.Update(ctx, bad, "r1", increment)
 		if !errors.Is(err, metadata.ErrUserNotFound) {
 			t.Errorf("Update(%q) = %v, want ErrUserNotFound", bad, err)
+		}
+		err = s.RecordReceipt(ctx, bad, "r1")
+		if !errors.Is(err, metadata.ErrUserNotFound) {
+			t.Errorf("RecordReceipt(%q) = %v, want ErrUserNotFound", bad,
+				err)
 		}
 	}
 }

@@ -137,14 +137,35 @@ SELECT
 	EXISTS (SELECT FROM ins),
 	CASE WHEN $7 THEN set_config('synchronous_commit', 'off', true) END`
 
+// recordSQL records a receipt ($4 is the cutoff) for a user who exists,
+// reading nothing of the user's value: it returns whether the user
+// exists and whether the receipt was recorded. $5 is the user ID again,
+// as hasReceiptSQL's $4. When $6 is true, the statement's transaction
+// commits without waiting for the disk, as asyncCommitSQL.
+const recordSQL = `
+WITH usr AS (
+	SELECT FROM {users} WHERE {id} = $5
+), ins AS (
+	INSERT INTO {receipts} AS r (user_id, receipt, created_at)
+	SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM usr)
+	ON CONFLICT (user_id, receipt) DO UPDATE
+		SET created_at = excluded.created_at
+		WHERE r.created_at <= $4
+	RETURNING 1
+)
+SELECT
+	EXISTS (SELECT FROM usr),
+	EXISTS (SELECT FROM ins),
+	CASE WHEN $6 THEN set_config('synchronous_commit', 'off', true) END`
+
 const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
 
 // statements are the SQL of one store, its names filled in.
 type statements struct {
 	ddl []string
 
-	get, put, lock, receipt, merge, set string
-	hasReceipt, recordSeen, cas, prune  string
+	get, put, lock, receipt, merge, set        string
+	hasReceipt, recordSeen, record, cas, prune string
 }
 
 func newStatements(opts Options) statements {
@@ -166,6 +187,7 @@ func newStatements(opts Options) statements {
 		set:        r.Replace(setSQL),
 		hasReceipt: r.Replace(hasReceiptSQL),
 		recordSeen: r.Replace(recordSeenSQL),
+		record:     r.Replace(recordSQL),
 		cas:        r.Replace(casSQL),
 		prune:      r.Replace(pruneSQL),
 	}

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t testing.TB) Store) {
 		{"Cancelled", testCancelled},
 		{"ExactIntegers", testExactIntegers},
 		{"GetReturnsCopy", testGetReturnsCopy},
+		{"RecordReceipt", testRecordReceipt},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -653,5 +654,69 @@ func testGetReturnsCopy(t *testing.T, s Store) {
 	if d := diff(stored, get(t, s, id)); d != "" {
 		t.Errorf("after changing a Get result, mismatch (-want +got):\n%s",
 			d)
+	}
+}
+
+// testRecordReceipt checks a store's [metadata.ReceiptRecorder], when it
+// has one: the receipt is then known to HasReceipt and to Update, once,
+// nothing is written, and an unknown user is refused.
+func testRecordReceipt(t *testing.T, s Store) {
+	rr, ok := s.(metadata.ReceiptRecorder)
+	if !ok {
+		t.Skip("the store is no metadata.ReceiptRecorder")
+	}
+	ctx := context.Background()
+	id := newUser(t, s, metadata.Map{"kept": "yes"})
+
+	if err := rr.RecordReceipt(ctx, id, "r1"); err != nil {
+		t.Fatalf("RecordReceipt = %v", err)
+	}
+	err := rr.RecordReceipt(ctx, id, "r1")
+	if !errors.Is(err, metadata.ErrDuplicate) {
+		t.Errorf("second RecordReceipt = %v, want %v", err,
+			metadata.ErrDuplicate)
+	}
+	if ok, err := s.HasReceipt(ctx, id, "r1"); !ok || err != nil {
+		t.Errorf("HasReceipt = %t, %v; want true, nil", ok, err)
+	}
+	called := false
+	err = s.Update(ctx, id, "r1", func(metadata.Map) (metadata.Map, error) {
+		called = true
+		return metadata.Map{"n": 1}, nil
+	})
+	if !errors.Is(err, metadata.ErrDuplicate) || called {
+		t.Errorf("Update = %v, called %t; want %v, not called", err, called,
+			metadata.ErrDuplicate)
+	}
+	if d := diff(metadata.Map{"kept": "yes"}, get(t, s, id)); d != "" {
+		t.Errorf("stored mismatch (-want +got):\n%s", d)
+	}
+
+	// Another receipt of the user is its own.
+	if err := rr.RecordReceipt(ctx, id, "r2"); err != nil {
+		t.Errorf("RecordReceipt(r2) = %v", err)
+	}
+
+	missing := "storetest-missing-" + rand.Text()
+	err = rr.RecordReceipt(ctx, missing, "r1")
+	if !errors.Is(err, metadata.ErrUserNotFound) {
+		t.Errorf("RecordReceipt(unknown user) = %v, want %v", err,
+			metadata.ErrUserNotFound)
+	}
+	if ok, err := s.HasReceipt(ctx, missing, "r1"); ok || err != nil {
+		t.Errorf("HasReceipt(unknown user) = %t, %v; want false, nil", ok,
+			err)
+	}
+
+	// A cancelled context records nothing.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = rr.RecordReceipt(cctx, id, "r3")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("RecordReceipt(cancelled) = %v, want %v", err,
+			context.Canceled)
+	}
+	if ok, err := s.HasReceipt(ctx, id, "r3"); ok || err != nil {
+		t.Errorf("HasReceipt(r3) = %t, %v; want false, nil", ok, err)
 	}
 }
