@@ -254,7 +254,7 @@ func BenchmarkLogoutWithoutRunner(b *testing.B) {
 			b.Fatalf("out of session IDs after %d logouts", l.k)
 		}
 		sid := ev.Session.ID
-		end := "session-end/" + sid
+		end := sid + "/end"
 		api.user, api.receipt = ev.User.ID, sid+"/"+sessionstats.Name+"/1"
 		done, err := bn.store.HasReceipt(ctx, api.user, end)
 		if err != nil || done {
@@ -352,7 +352,7 @@ func newBareStore(users []string) *bareStore {
 
 // logout counts the session unless it was counted before.
 func (s *bareStore) logout(user, sid string, login, now time.Time) bool {
-	end := "session-end/" + sid
+	end := sid + "/end"
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[user]

@@ -51,7 +51,7 @@ func TestDeferEndRepeats(t *testing.T) {
 	if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
 		t.Errorf("revoked mismatch (-want +got):\n%s", diff)
 	}
-	done, err := fx.store.HasReceipt(t.Context(), "u1", "session-end/s1")
+	done, err := fx.store.HasReceipt(t.Context(), "u1", "s1/end")
 	if err != nil || !done {
 		t.Errorf("end receipt recorded = %v, %v; want true", done, err)
 	}
@@ -63,7 +63,7 @@ func TestDeferEndRepeats(t *testing.T) {
 func TestDeferEndDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fx, fs := deferred(t)
-		fs.fault = once("session-end/", hang)
+		fs.fault = once("s1/end", hang)
 
 		start := time.Now()
 		res, err := fx.runner.Run(context.Background(), event("s1"))

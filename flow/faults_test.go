@@ -285,7 +285,7 @@ func TestEndReceiptFailure(t *testing.T) {
 		counter("count"))
 	fs.Store = fx.store
 	fx.publish(t, "count")
-	fs.fault = once("session-end/", failBefore)
+	fs.fault = once("s1/end", failBefore)
 
 	// The session is revoked: the failure is a warning only.
 	if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {

@@ -553,8 +553,7 @@ type runState struct {
 
 	// endReceipt marks the session as ended. When the first block is an
 	// action, endReceipt and firstWrite, the receipt of that action's
-	// first write, are parts of one string: the session ID sits between
-	// the two prefixes, so one allocation builds both.
+	// first write, are the two halves of one string.
 	endReceipt string
 	firstWrite string
 
@@ -569,19 +568,24 @@ func newRunState(ev *action.Event, p *published) *runState {
 	rs.calls, rs.attrs = rs.callBuf[:0], rs.attrBuf[:0]
 	rs.key = flightKey{user: ev.User.ID, session: ev.Session.ID}
 
+	// One allocation builds both receipts: "<sid>/<action>/1<sid>/end".
 	sid := ev.Session.ID
-	end := len(sessionEndPrefix) + len(sid)
 	if e := p.flow.entries[0]; e != nil {
-		key := sessionEndPrefix + sid + "/" + e.Action().Name + "/1"
-		rs.endReceipt, rs.firstWrite = key[:end], key[len(sessionEndPrefix):]
+		write := len(sid) + len("/") + len(e.Action().Name) + len("/1")
+		key := sid + "/" + e.Action().Name + "/1" + sid + sessionEndSuffix
+		rs.firstWrite, rs.endReceipt = key[:write], key[write:]
 	} else {
-		rs.endReceipt = sessionEndPrefix + sid
+		rs.endReceipt = sid + sessionEndSuffix
 	}
 	return rs
 }
 
-// sessionEndPrefix starts the receipt that marks a session as ended.
-const sessionEndPrefix = "session-end/"
+// sessionEndSuffix ends the receipt that marks a session as ended,
+// after the session ID. The receipts of a session's writes,
+// "<session>/<action>/<rank>", and of its end, "<session>/end", so share
+// the prefix "<session>/", which a store may read them by (pgstore's
+// hints do). They never clash: a write's ends with its rank, digits.
+const sessionEndSuffix = "/end"
 
 // noPatch is the update that records a receipt and writes nothing.
 func noPatch(metadata.Map) (metadata.Map, error) { return nil, nil }

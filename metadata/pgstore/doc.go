@@ -35,7 +35,9 @@
 //
 // The shortcut is optimistic, and only taken when it is likely to win:
 // [Store.HasReceipt], which the flow calls at the start of every logout,
-// also reads the user's value and receipts, and keeps them as a hint. An
+// also reads the user's value and the receipts that share the asked
+// receipt's prefix up to its last '/' (the flow's receipts of one
+// session share "<session>/"), and keeps them as a hint. An
 // Update whose receipt the hint shows absent computes its patch from
 // that value and writes it with its receipt in one statement that
 // applies only if the stored value is still the same; a receipt

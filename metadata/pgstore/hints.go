@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -19,9 +20,11 @@ const (
 type hint struct {
 	doc []byte // nil for SQL NULL
 
-	// present are the receipts that counted; complete tells that they
-	// were all read, so that any other receipt was absent.
+	// present are the receipts that counted and start with prefix;
+	// complete tells that they were all read, so that any other receipt
+	// with prefix was absent.
 	present  []string
+	prefix   string
 	complete bool
 
 	// absent is the receipt HasReceipt found absent.
@@ -62,19 +65,28 @@ func (h *hints) get(userID, receipt string) (doc []byte, ok bool) {
 	switch {
 	case e == nil, receipt != "" && slices.Contains(e.present, receipt):
 		return nil, false
-	case receipt == "", e.complete, receipt == e.absent:
+	case receipt == "", receipt == e.absent,
+		e.complete && strings.HasPrefix(receipt, e.prefix):
 		return e.doc, true
 	}
 	return nil, false
 }
 
 // many reports whether the user's hint tells that the user has more
-// receipts than a hint holds.
-func (h *hints) many(userID string) bool {
+// receipts starting with prefix than a hint holds.
+func (h *hints) many(userID, prefix string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.m[userID]
-	return e != nil && !e.complete
+	return e != nil && !e.complete && e.prefix == prefix
+}
+
+// hintPrefix returns the prefix of the receipts a hint for receipt
+// holds: receipt up to its last '/', where the flow's receipts of one
+// session share "<session>/". A receipt without a '/' gives "", all the
+// user's receipts.
+func hintPrefix(receipt string) string {
+	return receipt[:strings.LastIndexByte(receipt, '/')+1]
 }
 
 // recorded brings the user's hint, if there is one, up to date with a

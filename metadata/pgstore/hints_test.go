@@ -369,3 +369,75 @@ func TestHintsSameReceipt(t *testing.T) {
 		})
 	}
 }
+
+// TestHintsPerSession checks that a hint holds the receipts of the
+// session HasReceipt asked about (those starting with "<session>/"), so
+// that a user with many receipts of other sessions still gets the
+// one-statement write, while a receipt of another session is never
+// taken for absent.
+func TestHintsPerSession(t *testing.T) {
+	ctx := context.Background()
+	pool := connect(t, nil)
+	opts := tables(t, pool)
+	this, other := newStore(t, pool, opts), newStore(t, pool, opts)
+	put(t, this, "u", metadata.Map{"n": 1})
+	for i := range 2 * 64 {
+		if err := this.RecordReceipt(ctx, "u", fmt.Sprint("old", i, "/end")); err != nil {
+			t.Fatalf("RecordReceipt(old%d) = %v", i, err)
+		}
+	}
+	for i := range 70 {
+		if err := this.RecordReceipt(ctx, "u", fmt.Sprint("busy/a/", i)); err != nil {
+			t.Fatalf("RecordReceipt(busy/a/%d) = %v", i, err)
+		}
+	}
+
+	tests := []struct {
+		name     string
+		asked    string // the receipt HasReceipt is asked about
+		receipt  string // the update's
+		wantErr  error
+		wantSeen []int64 // the values of "n" fn saw, in order
+	}{
+		// The hint is tried first: fn sees the value read then, and
+		// the fresh one once another replica's write is found.
+		{"a session of its own", "new/end", "new/a/1", nil,
+			[]int64{1, 2}},
+		// old5's receipts are not in a hint of new2: the locked path
+		// finds the receipt before calling anything.
+		{"another session's receipt", "new2/end", "old5/end",
+			metadata.ErrDuplicate, nil},
+		// More receipts of the session than a hint holds: the locked
+		// path runs, on the fresh value alone.
+		{"a session with many receipts", "busy/end", "busy/a/70", nil,
+			[]int64{2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			exec(t, pool, `UPDATE `+opts.Table.Sanitize()+
+				` SET app_metadata = '{"n": 1}' WHERE user_id = 'u'`)
+			if ok, err := this.HasReceipt(ctx, "u", tc.asked); ok || err != nil {
+				t.Fatalf("HasReceipt(%s) = %t, %v; want false, nil",
+					tc.asked, ok, err)
+			}
+			if err := other.Update(ctx, "u", "", increment); err != nil {
+				t.Fatalf("other Update = %v", err)
+			}
+
+			var seen []int64
+			err := this.Update(ctx, "u", tc.receipt,
+				func(cur metadata.Map) (metadata.Map, error) {
+					n, _ := metadata.Int(cur["n"])
+					seen = append(seen, n)
+					return metadata.Map{"x": true}, nil
+				})
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("Update(%s) = %v, want %v", tc.receipt, err,
+					tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantSeen, seen); diff != "" {
+				t.Errorf("values fn saw mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -257,19 +257,22 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if receipt == "" {
 		return false, nil
 	}
-	// A user known to have more receipts than a hint holds is not asked
-	// for them again while the store remembers it.
+	// The hint holds the receipts that share the receipt's prefix: those
+	// of the session, for the flow's receipts. A user known to have more
+	// of them than a hint holds is not asked for them again while the
+	// store remembers it.
+	e := hint{prefix: hintPrefix(receipt)}
 	list := maxHintReceipts + 1
-	if s.hints.many(userID) {
+	if s.hints.many(userID, e.prefix) {
 		list = 0
 	}
 	var (
 		ok    bool
 		found *bool
-		e     hint
 	)
 	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
-		s.cutoff(), userID, list).Scan(&ok, &found, &e.doc, &e.present)
+		s.cutoff(), userID, list, e.prefix).Scan(&ok, &found, &e.doc,
+		&e.present)
 	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
 	}

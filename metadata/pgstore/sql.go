@@ -75,8 +75,9 @@ const asyncCommitSQL = `SET LOCAL synchronous_commit TO OFF`
 
 // hasReceiptSQL tells whether the receipt counts ($3 is the cutoff) and,
 // in the same snapshot, whether the user exists, its value, and up to $5
-// of the receipts that count. The user ID comes twice: $1 is text, $4
-// has the type of the ID column, which may be another (uuid, bigint).
+// of the receipts that count and start with $6. The user ID comes twice:
+// $1 is text, $4 has the type of the ID column, which may be another
+// (uuid, bigint).
 const hasReceiptSQL = `
 SELECT
 	EXISTS (
@@ -87,6 +88,7 @@ SELECT
 	ARRAY (
 		SELECT receipt FROM {receipts}
 		WHERE user_id = $1 AND created_at > $3
+			AND starts_with(receipt, $6)
 		LIMIT $5
 	)
 FROM (SELECT) AS one
