@@ -35,6 +35,14 @@ type UserAPI interface {
 	// write and runs again if another write got there first. Counters
 	// that accumulate use it.
 	UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc) error
+
+	// UpdateAppMetadataView is UpdateAppMetadata for a function that
+	// reads the stored app_metadata through a read-only [metadata.View]
+	// instead of a map of its own: a store that can lets it read the
+	// stored value in place, so that the call costs what fn reads, not
+	// the size of the user's whole app_metadata. Counters that read a
+	// few keys use it. It is recorded as UpdateAppMetadata is.
+	UpdateAppMetadataView(ctx context.Context, fn metadata.ViewFunc) error
 }
 
 // SessionAPI acts on the ending session.

@@ -296,6 +296,11 @@ func (a *bareAPI) UpdateAppMetadata(ctx context.Context,
 	return a.store.Update(ctx, a.user, a.receipt, fn)
 }
 
+func (a *bareAPI) UpdateAppMetadataView(ctx context.Context,
+	fn metadata.ViewFunc) error {
+	return a.store.UpdateView(ctx, a.user, a.receipt, fn)
+}
+
 // BenchmarkBareMapReference is a yardstick for this machine, not part of
 // the library: the computation of a logout written plainly on a map
 // behind a mutex, with none of the library's guarantees (no validation,

@@ -338,6 +338,14 @@ func TestCallsRecordedInOrder(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		err = api.User().UpdateAppMetadataView(ctx,
+			func(cur metadata.View) (metadata.Map, error) {
+				b, _ := cur.Get("b")
+				return metadata.Map{"c": b}, nil
+			})
+		if err != nil {
+			return err
+		}
 		if err := api.Session().SetCustomClaim("role", "admin"); err != nil {
 			return err
 		}
@@ -358,6 +366,7 @@ func TestCallsRecordedInOrder(t *testing.T) {
 			Attrs: []slog.Attr{slog.Int("n", 1)}},
 		{API: action.CallSetAppMetadata, Patch: metadata.Map{"a": 1}},
 		{API: action.CallSetAppMetadata, Patch: metadata.Map{"b": 2}},
+		{API: action.CallSetAppMetadata, Patch: metadata.Map{"c": 2}},
 		{API: action.CallSetCustomClaim, Key: "role", Value: "admin"},
 		{API: action.CallSetCustomClaim, Key: "", Value: 1,
 			Err: flow.ErrInvalidClaim},

@@ -232,14 +232,16 @@ type stepAPI struct {
 
 	// wmu is held across each store call, so that writes happen one
 	// at a time. Writes count under it, to number receipts, and the
-	// write under way is kept in fn, patch and applied for update, made
-	// once as updateFn.
+	// write under way is kept in fn or view, patch and applied for
+	// update and updateView, each made once as updateFn and viewFn.
 	wmu      sync.Mutex
 	writes   int
 	fn       metadata.UpdateFunc
+	view     metadata.ViewFunc
 	patch    metadata.Map
 	applied  metadata.Map
 	updateFn metadata.UpdateFunc
+	viewFn   metadata.ViewFunc
 
 	// inFn is set while an update function runs, inside a store call:
 	// a write from there would wait for itself.
@@ -362,7 +364,7 @@ func (a *stepAPI) close(grace time.Duration) {
 
 // SetAppMetadata implements [action.UserAPI].
 func (u *userAPI) SetAppMetadata(ctx context.Context, patch metadata.Map) error {
-	return (*stepAPI)(u).write(ctx, patch, nil)
+	return (*stepAPI)(u).write(ctx, patch, nil, nil)
 }
 
 // UpdateAppMetadata implements [action.UserAPI].
@@ -370,7 +372,15 @@ func (u *userAPI) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc)
 	if fn == nil {
 		return fmt.Errorf("%w: nil update function", metadata.ErrInvalidPatch)
 	}
-	return (*stepAPI)(u).write(ctx, nil, fn)
+	return (*stepAPI)(u).write(ctx, nil, fn, nil)
+}
+
+// UpdateAppMetadataView implements [action.UserAPI].
+func (u *userAPI) UpdateAppMetadataView(ctx context.Context, fn metadata.ViewFunc) error {
+	if fn == nil {
+		return fmt.Errorf("%w: nil update function", metadata.ErrInvalidPatch)
+	}
+	return (*stepAPI)(u).write(ctx, nil, nil, fn)
 }
 
 // write stores patch, or the patch fn computes, with a receipt naming the
@@ -378,7 +388,7 @@ func (u *userAPI) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc)
 // write retried by a later run is applied once. It records the call with
 // the patch applied.
 func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
-	fn metadata.UpdateFunc) error {
+	fn metadata.UpdateFunc, view metadata.ViewFunc) error {
 
 	// A write from inside an update function would wait for itself.
 	if a.inFn.Load() {
@@ -414,13 +424,22 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	defer stop()
 
 	// update remembers what an update function returned, to record it.
-	a.fn, a.patch, a.applied = fn, patch, patch
-	if a.updateFn == nil {
-		a.updateFn = a.update
+	a.fn, a.view, a.patch, a.applied = fn, view, patch, patch
+	var err error
+	if view != nil {
+		if a.viewFn == nil {
+			a.viewFn = a.updateView
+		}
+		err = metadata.UpdateView(ctx, a.r.store, a.key.user, receipt,
+			a.viewFn)
+	} else {
+		if a.updateFn == nil {
+			a.updateFn = a.update
+		}
+		err = a.r.store.Update(ctx, a.key.user, receipt, a.updateFn)
 	}
-	err := a.r.store.Update(ctx, a.key.user, receipt, a.updateFn)
 	applied := a.applied
-	a.fn, a.patch, a.applied = nil, nil, nil
+	a.fn, a.view, a.patch, a.applied = nil, nil, nil, nil
 	return a.recordWrite(receipt, patch, applied, err)
 }
 
@@ -476,6 +495,15 @@ func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
 	p, err := a.fn(cur)
+	a.applied = p
+	return p, err
+}
+
+// updateView is update for a write of UpdateAppMetadataView.
+func (a *stepAPI) updateView(cur metadata.View) (metadata.Map, error) {
+	a.inFn.Store(true)
+	defer a.inFn.Store(false)
+	p, err := a.view(cur)
 	a.applied = p
 	return p, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
@@ -157,4 +158,71 @@ func TestActionsGetTheirOwnEvent(t *testing.T) {
 			t.Errorf("repeated Run() = %+v, %v; want a repeat", res, err)
 		}
 	})
+}
+
+// TestUpdateFunctionMisuse runs both atomic updates of the API, each given
+// no function, and each whose function writes from inside itself: the
+// first is refused, the inner write of the second is refused while the
+// outer one is stored, and every call is recorded.
+func TestUpdateFunctionMisuse(t *testing.T) {
+	// update calls one of the two atomic updates with fn, viewing the
+	// value for UpdateAppMetadataView.
+	type update func(ctx context.Context, u action.UserAPI,
+		fn metadata.UpdateFunc) error
+	plain := func(ctx context.Context, u action.UserAPI,
+		fn metadata.UpdateFunc) error {
+		return u.UpdateAppMetadata(ctx, fn)
+	}
+	viewed := func(ctx context.Context, u action.UserAPI,
+		fn metadata.UpdateFunc) error {
+		if fn == nil {
+			return u.UpdateAppMetadataView(ctx, nil)
+		}
+		return u.UpdateAppMetadataView(ctx,
+			func(v metadata.View) (metadata.Map, error) {
+				return fn(v.Map())
+			})
+	}
+	for name, call := range map[string]update{
+		"UpdateAppMetadata": plain, "UpdateAppMetadataView": viewed,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var nilErr, innerErr error
+			misuse := fnAction("misuse", func(ctx context.Context,
+				_ *action.Event, api action.API) error {
+				nilErr = call(ctx, api.User(), nil)
+				return call(ctx, api.User(),
+					func(metadata.Map) (metadata.Map, error) {
+						innerErr = api.User().SetAppMetadata(ctx,
+							metadata.Map{"inner": true})
+						return metadata.Map{"outer": true}, nil
+					})
+			})
+			fx := setup(t, flow.Options{}, misuse)
+			fx.publish(t, "misuse")
+			res := runS1(t, fx, []stepSummary{ok("misuse"), revoked})
+
+			if !errors.Is(nilErr, metadata.ErrInvalidPatch) {
+				t.Errorf("nil function: %v, want ErrInvalidPatch", nilErr)
+			}
+			if !errors.Is(innerErr, flow.ErrNestedWrite) {
+				t.Errorf("inner write: %v, want ErrNestedWrite", innerErr)
+			}
+			if diff := cmp.Diff(metadata.Map{"outer": true},
+				fx.stored(t)); diff != "" {
+				t.Errorf("stored mismatch (-want +got):\n%s", diff)
+			}
+			want := []action.Call{
+				{API: action.CallSetAppMetadata,
+					Patch: metadata.Map{"inner": true},
+					Err:   flow.ErrNestedWrite},
+				{API: action.CallSetAppMetadata,
+					Patch: metadata.Map{"outer": true}},
+			}
+			if diff := cmp.Diff(want, res.Steps[0].Calls,
+				cmpopts.EquateErrors()); diff != "" {
+				t.Errorf("calls mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

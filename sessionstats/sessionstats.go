@@ -236,7 +236,7 @@ func (s *stats) run(ctx context.Context, ev *action.Event, api action.API) error
 	if s.byTrigger {
 		u.trigger = trigger
 	}
-	if err := api.User().UpdateAppMetadata(ctx, u.patch); err != nil {
+	if err := api.User().UpdateAppMetadataView(ctx, u.patch); err != nil {
 		return fmt.Errorf("sessionstats: recording the session: %w", err)
 	}
 
@@ -311,7 +311,7 @@ type update struct {
 	bad          [3]badFigure
 }
 
-func (u *update) patch(cur metadata.Map) (metadata.Map, error) {
+func (u *update) patch(cur metadata.View) (metadata.Map, error) {
 	u.called = true
 
 	// Read the stored figures, noting the bad ones for later warnings.
@@ -350,8 +350,8 @@ type badFigure struct {
 // readFigure reads a figure from stored app_metadata, absent being 0.
 // A finite number in [0, MaxInt] is used, rounded down; so is a decimal
 // string, reported as bad but read; any other value counts as 0.
-func readFigure(m metadata.Map, key string) (int64, badFigure) {
-	v, ok := m[key]
+func readFigure(m metadata.View, key string) (int64, badFigure) {
+	v, ok := m.Get(key)
 	if !ok {
 		return 0, badFigure{}
 	}
@@ -487,9 +487,10 @@ type Figures struct {
 // is missing or not a time [action.ParseTime] accepts.
 func Read(m metadata.Map) Figures {
 	var f Figures
-	f.SessionCount, _ = readFigure(m, KeySessionCount)
-	f.TotalSessionSeconds, _ = readFigure(m, KeyTotalSessionSeconds)
-	f.LastSessionDuration, _ = readFigure(m, KeyLastSessionDuration)
+	v := metadata.ViewOf(m)
+	f.SessionCount, _ = readFigure(v, KeySessionCount)
+	f.TotalSessionSeconds, _ = readFigure(v, KeyTotalSessionSeconds)
+	f.LastSessionDuration, _ = readFigure(v, KeyLastSessionDuration)
 	if s, ok := m[KeyLastLogoutAt].(string); ok {
 		f.LastLogoutAt, _ = action.ParseTime(s)
 	}

@@ -825,6 +825,11 @@ func (a nopAPI) UpdateAppMetadata(_ context.Context, fn metadata.UpdateFunc) err
 	return err
 }
 
+func (a nopAPI) UpdateAppMetadataView(_ context.Context, fn metadata.ViewFunc) error {
+	_, err := fn(metadata.ViewOf(a.current))
+	return err
+}
+
 func BenchmarkTrackLogoutStats(b *testing.B) {
 	ctx := context.Background()
 	md := metadata.Map{

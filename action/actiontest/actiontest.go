@@ -212,6 +212,25 @@ func (r *Recorder) SetAppMetadata(ctx context.Context, patch metadata.Map) error
 // recorded and returned unchanged. fn runs under the recorder's lock: it
 // must not call the recorder.
 func (r *Recorder) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc) error {
+	return r.update(ctx, func() (metadata.Map, error) {
+		return fn(copyPatch(r.md))
+	})
+}
+
+// UpdateAppMetadataView is [Recorder.UpdateAppMetadata] with fn reading
+// the stored app_metadata through a view of it, as a store that is a
+// [metadata.Viewer] gives.
+func (r *Recorder) UpdateAppMetadataView(ctx context.Context, fn metadata.ViewFunc) error {
+	return r.update(ctx, func() (metadata.Map, error) {
+		return fn(metadata.ViewOf(r.md))
+	})
+}
+
+// update runs patch as a store would after conflicts, keeping the last
+// result, then applies and records it.
+func (r *Recorder) update(ctx context.Context,
+	patch func() (metadata.Map, error)) error {
+
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -220,20 +239,18 @@ func (r *Recorder) UpdateAppMetadata(ctx context.Context, fn metadata.UpdateFunc
 		})
 		return err
 	}
-
-	// Call fn as a store would after conflicts, keeping the last patch.
-	var patch metadata.Map
+	var p metadata.Map
 	var err error
 	for range 1 + max(r.opts.Retries, 0) {
-		patch, err = fn(copyPatch(r.md))
+		p, err = patch()
 	}
 	if err != nil {
 		r.calls = append(r.calls, action.Call{
-			API: action.CallSetAppMetadata, Patch: patch, Err: err,
+			API: action.CallSetAppMetadata, Patch: p, Err: err,
 		})
 		return err
 	}
-	return r.apply(ctx, patch)
+	return r.apply(ctx, p)
 }
 
 // apply stores and records one write; r.mu is held.

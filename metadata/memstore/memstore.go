@@ -28,7 +28,10 @@ import (
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
-var _ metadata.ReceiptRecorder = (*Store)(nil)
+var (
+	_ metadata.ReceiptRecorder = (*Store)(nil)
+	_ metadata.Viewer          = (*Store)(nil)
+)
 
 // DefaultRetention is how long receipts are kept when
 // [Options.Retention] is zero.
@@ -176,6 +179,38 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 // does. A context that ends before the write is stored makes Update
 // return its error, wrapped, and store nothing.
 func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.UpdateFunc) error {
+	return s.write(ctx, userID, receipt, compute{fn: fn})
+}
+
+// UpdateView implements [metadata.Viewer]: it is Update with a function
+// that reads the stored map in place, through a view, instead of a copy
+// of it. Stored maps never change, so the function may read one while
+// other writes land.
+func (s *Store) UpdateView(ctx context.Context, userID, receipt string, fn metadata.ViewFunc) error {
+	return s.write(ctx, userID, receipt, compute{view: fn})
+}
+
+// compute is the function of a write: fn, given a copy of the stored
+// value, or view, given a view of it; neither, from RecordReceipt,
+// writes nothing.
+type compute struct {
+	fn   metadata.UpdateFunc
+	view metadata.ViewFunc
+}
+
+// patch returns the patch of the write on stored.
+func (c compute) patch(stored metadata.Map) (metadata.Map, error) {
+	switch {
+	case c.fn != nil:
+		return c.fn(metadata.Clone(stored))
+	case c.view != nil:
+		return c.view(metadata.ViewOf(stored))
+	}
+	return nil, nil
+}
+
+// write is Update, UpdateView and RecordReceipt.
+func (s *Store) write(ctx context.Context, userID, receipt string, c compute) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update %q: %w", userID, err)
 	}
@@ -185,7 +220,7 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
 	}
 	now := s.clock.Now().UnixNano()
-	recorded, err := s.update(ctx, u, userID, receipt, fn, now)
+	recorded, err := s.update(ctx, u, userID, receipt, c, now)
 
 	// Once a retention period, forget the old receipts of the shard's
 	// users, those who never write again too. The user's lock is free
@@ -200,19 +235,20 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 // receipt as an Update whose function returns no patch would, without
 // copying the stored value for a function.
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
-	return s.Update(ctx, userID, receipt, nil)
+	return s.write(ctx, userID, receipt, compute{})
 }
 
-// update is Update for the user's record u. It reports whether it
+// update is write for the user's record u. It reports whether it
 // recorded the receipt.
 //
-// fn runs with no lock held, on a copy of the stored value: a slow or
-// stuck function holds up no other write of the user, and one that
-// changes its argument changes nothing stored. The write then lands only
-// if no other write landed meanwhile; if one did, fn runs again on the
-// fresher value, as [metadata.UpdateFunc] allows.
+// The function runs with no lock held, on a copy of the stored value or
+// a view of it: a slow or stuck function holds up no other write of the
+// user, and one that changes what it is given changes nothing stored.
+// The write then lands only if no other write landed meanwhile; if one
+// did, the function runs again on the fresher value, as
+// [metadata.UpdateFunc] allows.
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
-	fn metadata.UpdateFunc, now int64) (bool, error) {
+	c compute, now int64) (bool, error) {
 
 	var key receiptKey
 	if receipt != "" {
@@ -230,14 +266,11 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		stored, size, version := u.data, u.size, u.version
 		u.mu.Unlock()
 
-		// Compute and check the new value; fn's error goes back as it
-		// is. A nil fn, from RecordReceipt, writes nothing.
-		var patch metadata.Map
-		var err error
-		if fn != nil {
-			if patch, err = fn(metadata.Clone(stored)); err != nil {
-				return false, err
-			}
+		// Compute and check the new value; the function's error goes
+		// back as it is.
+		patch, err := c.patch(stored)
+		if err != nil {
+			return false, err
 		}
 		data := stored
 		if len(patch) > 0 {

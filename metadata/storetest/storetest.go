@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t testing.TB) Store) {
 		{"ExactIntegers", testExactIntegers},
 		{"GetReturnsCopy", testGetReturnsCopy},
 		{"RecordReceipt", testRecordReceipt},
+		{"UpdateView", testUpdateView},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -718,5 +719,57 @@ func testRecordReceipt(t *testing.T, s Store) {
 	}
 	if ok, err := s.HasReceipt(ctx, id, "r3"); ok || err != nil {
 		t.Errorf("HasReceipt(r3) = %t, %v; want false, nil", ok, err)
+	}
+}
+
+// testUpdateView checks [metadata.UpdateView] on the store, a
+// [metadata.Viewer] or not: the function views the current value, what it
+// reads there is its own, its patch is merged, and its receipt counts once.
+func testUpdateView(t *testing.T, s Store) {
+	ctx := context.Background()
+	id := newUser(t, s, metadata.Map{"n": 1,
+		"o": map[string]any{"keep": "yes"}})
+
+	add := func(v metadata.View) (metadata.Map, error) {
+		n, _ := v.Get("n")
+		cur, _ := metadata.Int(n)
+
+		// Changing what the view gave changes nothing stored.
+		if o, ok := v.Get("o"); ok {
+			if o, ok := o.(map[string]any); ok {
+				o["keep"] = "changed"
+			}
+		}
+		return metadata.Map{"n": cur + 1, "seen": int64(v.Len())}, nil
+	}
+	if err := metadata.UpdateView(ctx, s, id, "r1", add); err != nil {
+		t.Fatalf("UpdateView = %v", err)
+	}
+	called := false
+	err := metadata.UpdateView(ctx, s, id, "r1",
+		func(v metadata.View) (metadata.Map, error) {
+			called = true
+			return add(v)
+		})
+	if !errors.Is(err, metadata.ErrDuplicate) || called {
+		t.Errorf("UpdateView again = %v, called %t; want %v, not called",
+			err, called, metadata.ErrDuplicate)
+	}
+	want := metadata.Map{"n": 2, "seen": 2,
+		"o": map[string]any{"keep": "yes"}}
+	if d := diff(want, get(t, s, id)); d != "" {
+		t.Errorf("stored mismatch (-want +got):\n%s", d)
+	}
+
+	// The function's error aborts the update, unchanged.
+	errStop := errors.New("storetest: stop")
+	err = metadata.UpdateView(ctx, s, id, "r2",
+		func(metadata.View) (metadata.Map, error) { return nil, errStop })
+	if !errors.Is(err, errStop) {
+		t.Errorf("UpdateView with a failing function = %v, want %v", err,
+			errStop)
+	}
+	if d := diff(want, get(t, s, id)); d != "" {
+		t.Errorf("stored after the failure mismatch (-want +got):\n%s", d)
 	}
 }
