@@ -26,60 +26,75 @@ func TestActionContext(t *testing.T) {
 		{"the step's, when earlier", time.Minute, timeout},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				// The action keeps its context and what it saw.
-				var (
-					kept     context.Context
-					deadline time.Time
-					hasDL    bool
-					value    any
-					errIn    error
-				)
-				look := fnAction("look", func(ctx context.Context,
-					_ *action.Event, _ action.API) error {
-					kept = ctx
-					deadline, hasDL = ctx.Deadline()
-					value, errIn = ctx.Value(ctxKey{}), ctx.Err()
-					return nil
+		for _, inline := range []bool{false, true} {
+			name := tc.name
+			if inline {
+				name += ", inline"
+			}
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					checkActionContext(t, timeout, tc.caller, tc.want,
+						inline)
 				})
-				fx := setup(t, flow.Options{Timeout: timeout}, look)
-				fx.publish(t, "look")
-
-				ctx := context.WithValue(t.Context(), ctxKey{}, "passed")
-				if tc.caller > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tc.caller)
-					defer cancel()
-				}
-				start := time.Now()
-				if _, err := fx.runner.Run(ctx, event("s1")); err != nil {
-					t.Fatalf("Run() error: %v", err)
-				}
-
-				// During the step: the values, no error, the deadline.
-				if value != "passed" {
-					t.Errorf("Value = %v, want the caller's", value)
-				}
-				if errIn != nil {
-					t.Errorf("Err during the step = %v, want nil", errIn)
-				}
-				if !hasDL || !deadline.Equal(start.Add(tc.want)) {
-					t.Errorf("Deadline = %v, %t; want now + %v, true",
-						deadline, hasDL, tc.want)
-				}
-
-				// Once the step is over, the context has ended.
-				select {
-				case <-kept.Done():
-				default:
-					t.Errorf("Done not closed after the step")
-				}
-				if err := kept.Err(); !errors.Is(err, context.Canceled) {
-					t.Errorf("Err after the step = %v, want Canceled", err)
-				}
 			})
-		})
+		}
+	}
+}
+
+// checkActionContext runs an action, inline or not, that looks at its
+// context, under a caller whose deadline is caller (none when 0), and
+// checks what it saw: the caller's values, no error, a deadline of want
+// from now; and, once the step is over, a context that has ended.
+func checkActionContext(t *testing.T, timeout, caller, want time.Duration,
+	inline bool) {
+
+	// The action keeps its context and what it saw.
+	var (
+		kept     context.Context
+		deadline time.Time
+		hasDL    bool
+		value    any
+		errIn    error
+	)
+	look := fnAction("look", func(ctx context.Context, _ *action.Event,
+		_ action.API) error {
+		kept = ctx
+		deadline, hasDL = ctx.Deadline()
+		value, errIn = ctx.Value(ctxKey{}), ctx.Err()
+		return nil
+	})
+	look.Inline = inline
+	fx := setup(t, flow.Options{Timeout: timeout}, look)
+	fx.publish(t, "look")
+
+	ctx := context.WithValue(t.Context(), ctxKey{}, "passed")
+	if caller > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, caller)
+		defer cancel()
+	}
+	start := time.Now()
+	if _, err := fx.runner.Run(ctx, event("s1")); err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+
+	if value != "passed" {
+		t.Errorf("Value = %v, want the caller's", value)
+	}
+	if errIn != nil {
+		t.Errorf("Err during the step = %v, want nil", errIn)
+	}
+	if !hasDL || !deadline.Equal(start.Add(want)) {
+		t.Errorf("Deadline = %v, %t; want now + %v, true", deadline, hasDL,
+			want)
+	}
+	select {
+	case <-kept.Done():
+	default:
+		t.Errorf("Done not closed after the step")
+	}
+	if err := kept.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err after the step = %v, want Canceled", err)
 	}
 }
 

@@ -272,50 +272,12 @@ func (r *Recorder) apply(ctx context.Context, patch metadata.Map) error {
 }
 
 // copyPatch returns a deep copy of a recorded patch or of the stored
-// app_metadata, as [metadata.Clone] does, down to one level below the
-// deepest a valid patch nests; deeper values are shared, not followed. A
-// refused patch or an unchecked seed may hold itself, which Clone would
-// follow until the stack overflowed.
+// app_metadata, as [metadata.View.Map] makes one: down to one level below
+// the deepest a valid patch nests, deeper values shared, not followed. A
+// refused patch or an unchecked seed may hold itself, which
+// [metadata.Clone] would follow until the stack overflowed.
 func copyPatch(patch metadata.Map) metadata.Map {
-	if patch == nil {
-		return nil
-	}
-	return copyMap(patch, 0)
-}
-
-func copyMap(m map[string]any, depth int) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = copyValue(v, depth+1)
-	}
-	return out
-}
-
-// copyValue copies v, found at depth, when it is a map or a slice not too
-// deep.
-func copyValue(v any, depth int) any {
-	if depth > metadata.MaxDepth+1 {
-		return v
-	}
-	switch v := v.(type) {
-	case metadata.Map:
-		if v != nil {
-			return metadata.Map(copyMap(v, depth))
-		}
-	case map[string]any:
-		if v != nil {
-			return copyMap(v, depth)
-		}
-	case []any:
-		if v != nil {
-			out := make([]any, len(v))
-			for i, e := range v {
-				out[i] = copyValue(e, depth+1)
-			}
-			return out
-		}
-	}
-	return v
+	return metadata.ViewOf(patch).Map()
 }
 
 // SetCustomClaim records the call and keeps the claim. A claim needs a
