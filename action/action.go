@@ -69,7 +69,9 @@ func (t Trigger) EndsSession() bool {
 // the event, so a change to ev's fields reaches nothing else; the maps
 // it holds (app_metadata) are shared, and must not be changed. It must
 // not keep api after it returns. An error it returns, like a panic, is
-// reported in the run's result and never stops the flow.
+// reported in the run's result and never stops the flow; the flow logs
+// its text, and a panic's value, as they are, so keep personal data out
+// of them.
 type Func func(ctx context.Context, ev *Event, api API) error
 
 // Action is a named piece of Go code that a flow runs.
@@ -90,8 +92,12 @@ type Action struct {
 	// deadline then ends its context, as always, but nothing can cut
 	// short an inline action that blocks without watching that context:
 	// it holds the logout as long as it blocks. Set Inline only for an
-	// action whose every wait (store calls included) ends with its
-	// context, as track-logout-stats does.
+	// action whose every wait ends with its context, as
+	// track-logout-stats does: its only waits are store calls, and
+	// stores return when their context ends (metadata.Store requires
+	// it; a store of your own must too). An inline action that returns
+	// after its deadline fails, and its writes after the deadline are
+	// refused, as an action in its own goroutine would see them.
 	Inline bool
 }
 

@@ -25,6 +25,7 @@ type Timestamp struct {
 	t     time.Time
 	valid bool   // t holds the time
 	raw   string // the JSON text received, when not from a time.Time
+	unset bool   // raw names the zero time.Time
 }
 
 // At returns the Timestamp of t. The zero time.Time, which a login time
@@ -45,13 +46,15 @@ func (ts Timestamp) IsZero() bool { return !ts.valid && ts.raw == "" }
 func (ts Timestamp) Raw() string { return ts.raw }
 
 // Time returns the time the timestamp holds. It returns an error wrapping
-// [ErrMissingTime] when the timestamp is absent or JSON null, and one
-// wrapping [ErrBadTime] when it is not a string that [ParseTime] accepts.
+// [ErrMissingTime] when the timestamp is absent, JSON null, or the zero
+// time.Time ("0001-01-01T00:00:00Z", which encoding/json writes for a
+// time left unset: never a real sign-in, as [At] says), and one wrapping
+// [ErrBadTime] when it is not a string that [ParseTime] accepts.
 func (ts Timestamp) Time() (time.Time, error) {
 	switch {
 	case ts.valid:
 		return ts.t, nil
-	case ts.raw == "" || ts.raw == "null":
+	case ts.raw == "" || ts.raw == "null" || ts.unset:
 		return time.Time{}, ErrMissingTime
 	default:
 		return time.Time{}, ErrBadTime
@@ -71,7 +74,7 @@ func (ts *Timestamp) UnmarshalJSON(data []byte) error {
 	*ts = Timestamp{raw: string(bytes.TrimSpace(data))}
 	if s, ok := jsonString(ts.raw); ok {
 		if t, ok := parseTime(s); ok {
-			ts.t, ts.valid = t, true
+			ts.t, ts.valid, ts.unset = t, !t.IsZero(), t.IsZero()
 		}
 	}
 	return nil

@@ -171,6 +171,13 @@ func TestTimestampUnmarshalJSON(t *testing.T) {
 		{"escaped Z", `"2026-05-20T08:00:00\u005a"`, login, nil},
 		{"surrounding blanks", " \"2026-05-20T08:00:00Z\"\n", login, nil},
 		{"null", `null`, time.Time{}, action.ErrMissingTime},
+		// What encoding/json writes for an unset time.Time.
+		{"zero time", `"0001-01-01T00:00:00Z"`, time.Time{},
+			action.ErrMissingTime},
+		{"zero time with an offset", `"0001-01-01T01:00:00+01:00"`,
+			time.Time{}, action.ErrMissingTime},
+		{"a second after the zero time", `"0001-01-01T00:00:01Z"`,
+			time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), nil},
 		{"empty string", `""`, time.Time{}, action.ErrBadTime},
 		{"garbage", `"garbage"`, time.Time{}, action.ErrBadTime},
 		{"impossible date", `"2026-02-30T08:00:00Z"`, time.Time{},

@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -28,8 +29,12 @@ const (
 	// late waits 1.5 times the deadline, ignoring the context, then
 	// calls the store.
 	late
-	panics // panic
+	panics  // panic
+	corrupt // fail with metadata.ErrCorrupt, calling nothing
 )
+
+// errCorrupt is the error of the corrupt fault.
+var errCorrupt = fmt.Errorf("faultStore: %w", metadata.ErrCorrupt)
 
 // faultStore wraps a store and injects faults: fault picks the fault of
 // each Update by its receipt, hasErr fails every HasReceipt, and hung,
@@ -71,6 +76,8 @@ func (s *faultStore) Update(ctx context.Context, userID, receipt string,
 		return ctx.Err()
 	case panics:
 		panic("store down")
+	case corrupt:
+		return errCorrupt
 	case late:
 		// In a synctest bubble: fake time.
 		// The write lands after the step's deadline, but within the
@@ -158,6 +165,10 @@ func TestStoreFaults(t *testing.T) {
 		// failed: the session's end is recorded.
 		{"update panics", once("s1/count/", panics), 0,
 			flow.ErrPanic, nil, false, 0},
+		// No retry mends a value the store cannot read: the session's
+		// end is recorded, and it is not run again.
+		{"stored value corrupt", once("s1/count/", corrupt), 0,
+			metadata.ErrCorrupt, metadata.ErrCorrupt, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

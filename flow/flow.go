@@ -40,13 +40,23 @@ type Flow struct {
 	entries []*action.Entry // for each block, its action; nil for others
 }
 
-// New validates blocks as a flow for trigger, with the actions of reg:
+// New validates blocks as a flow for trigger, one of
+// [action.SessionEnds], with the actions of reg:
 // RevokeSession appears exactly once, as the last block, and every
 // RunCustomAction names an action of reg registered for trigger. The
 // registry's enabled switches are read again at every run.
 func New(trigger action.Trigger, reg *action.Registry, blocks ...Block) (*Flow, error) {
 	if trigger == "" {
 		return nil, fmt.Errorf("%w: no trigger", ErrInvalidFlow)
+	}
+
+	// Every flow ends its session: its trigger must be one that does,
+	// or a flow run at a sign-in, say, would mark the session ended and
+	// its real end would never count.
+	if !trigger.EndsSession() {
+		return nil, fmt.Errorf("%w: trigger %q ends no session; a flow "+
+			"runs for one of %q", ErrInvalidFlow, trigger,
+			action.SessionEnds())
 	}
 	if len(blocks) == 0 {
 		return nil, fmt.Errorf("%w: no blocks; a flow ends with RevokeSession",

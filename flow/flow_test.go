@@ -83,6 +83,12 @@ func TestNewRefusesInvalidFlows(t *testing.T) {
 			want:    []string{"no trigger"},
 		},
 		{
+			name:    "a trigger that ends no session",
+			trigger: "login",
+			blocks:  []flow.Block{revoke},
+			want:    []string{`"login"`, "ends no session"},
+		},
+		{
 			name:   "empty registry",
 			reg:    new(action.Registry),
 			blocks: []flow.Block{run("count"), revoke},

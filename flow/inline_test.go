@@ -3,7 +3,9 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -39,6 +41,7 @@ func TestInlineAction(t *testing.T) {
 		message string // in the step's error
 		runErr  error  // wrapped by Run's error; nil: none
 		stored  int64  // the count stored by the write before the wait
+		retry   bool   // Result.Retry
 	}{
 		{
 			name: "returns at once",
@@ -93,6 +96,22 @@ func TestInlineAction(t *testing.T) {
 			stored:  1,
 		},
 		{
+			// The write comes after the deadline: it is refused as the
+			// store would refuse it, and the session is left for a
+			// retry to count.
+			name: "writes after its deadline",
+			run: func(ctx context.Context, _ *action.Event,
+				api action.API) error {
+				<-time.After(2 * timeout) // ignoring ctx
+				return api.User().UpdateAppMetadata(
+					context.Background(), increment)
+			},
+			want:    []stepSummary{failed("in"), revoked},
+			wantErr: context.DeadlineExceeded,
+			message: "after its context ended",
+			retry:   true,
+		},
+		{
 			name: "panics",
 			run: func(context.Context, *action.Event, action.API) error {
 				panic("kaboom")
@@ -140,6 +159,9 @@ func TestInlineAction(t *testing.T) {
 					!strings.Contains(errText(serr), tc.message) {
 					t.Errorf("step error = %v, want one wrapping %v, "+
 						"holding %q", serr, tc.wantErr, tc.message)
+				}
+				if res.Retry != tc.retry {
+					t.Errorf("Retry = %t, want %t", res.Retry, tc.retry)
 				}
 				if got := fx.count(t); got != tc.stored {
 					t.Errorf("stored n = %d, want %d", got, tc.stored)
@@ -189,4 +211,39 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestInlineActionGoexit has an inline action end its goroutine with
+// runtime.Goexit, as t.FailNow does: the caller's goroutine ends, and
+// the next run of the session runs instead of waiting for it forever.
+func TestInlineActionGoexit(t *testing.T) {
+	// In a bubble, a run left waiting for ever fails the test at once.
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		exit := inlineAction("exit", func(ctx context.Context,
+			_ *action.Event, api action.API) error {
+			if calls.Add(1) == 1 {
+				runtime.Goexit()
+			}
+			return api.User().UpdateAppMetadata(ctx, increment)
+		})
+		fx := setup(t, flow.Options{}, exit)
+		fx.publish(t, "exit")
+
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			_, _ = fx.runner.Run(context.Background(), event("s1"))
+			t.Error("Run returned after runtime.Goexit")
+		}()
+		<-ended
+
+		res := runS1(t, fx, []stepSummary{ok("exit"), revoked})
+		if res.Repeat {
+			t.Errorf("second Run() is a repeat, want a full run")
+		}
+		if got := fx.count(t); got != 1 {
+			t.Errorf("stored n = %d, want 1", got)
+		}
+	})
 }

@@ -78,7 +78,9 @@ var (
 	ErrNoFlow = errors.New("flow: no flow published")
 
 	// ErrBadEvent is returned by Run for an event it cannot run: nil, or
-	// without a user ID or a session ID. Nothing runs.
+	// whose user ID or session ID [action.CheckID] refuses (empty, too
+	// long, not UTF-8 text, or holding a control character). Nothing
+	// runs.
 	ErrBadEvent = errors.New("flow: bad event")
 
 	// ErrRevoke is returned by Run, with the revoker's error, when the
@@ -348,9 +350,11 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrBadEvent)
 	}
-	if ev.User.ID == "" || ev.Session.ID == "" {
-		return nil, fmt.Errorf("%w: user ID and session ID are required",
-			ErrBadEvent)
+	if err := action.CheckID(ev.User.ID); err != nil {
+		return nil, fmt.Errorf("%w: user ID: %w", ErrBadEvent, err)
+	}
+	if err := action.CheckID(ev.Session.ID); err != nil {
+		return nil, fmt.Errorf("%w: session ID: %w", ErrBadEvent, err)
 	}
 	trigger := ev.Trigger
 	if trigger == "" {
@@ -379,7 +383,19 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	if !leader {
 		return f.wait(ctx, done, trigger, p.version)
 	}
+
+	// The flight ends however the run ends: an inline action calling
+	// runtime.Goexit (t.FailNow in a test) ends the caller's goroutine
+	// without a return, and no later run of the session may wait for
+	// it.
+	returned := false
+	defer func() {
+		if !returned {
+			r.flights.finish(key, f, nil, errGoexit)
+		}
+	}()
 	res, err := r.run(ctx, ev, trigger, p, rs)
+	returned = true
 	if rs.endDeferred {
 		r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
 		return res, err
@@ -387,6 +403,11 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	r.flights.finish(key, f, res, err)
 	return res, err
 }
+
+// errGoexit is the error of the runs that joined one whose goroutine
+// ended without returning.
+var errGoexit = errors.New("flow: the run of the same session ended " +
+	"its goroutine (runtime.Goexit in an inline action)")
 
 // Wait waits for the session ends that [Options.DeferEnd] left to record
 // after their Run returned. Call it at shutdown, after the last Run.
@@ -546,6 +567,14 @@ type runState struct {
 	callBuf [inlineCalls]action.Call
 	attrBuf [inlineAttrs]slog.Attr
 
+	// ranks counts the writes of each action in the run, first in
+	// rankBuf, to number their receipts: an action in two blocks of a
+	// flow numbers its writes across both, so that the second block's
+	// are not taken for the first's. Steps count one at a time, each
+	// under its own API's lock.
+	ranks   []actionRank
+	rankBuf [inlineSteps]actionRank
+
 	// api is the API of the run's first action step; firstUsed says it
 	// is taken.
 	api       stepAPI
@@ -566,6 +595,7 @@ type runState struct {
 func newRunState(ev *action.Event, p *published) *runState {
 	rs := new(runState)
 	rs.calls, rs.attrs = rs.callBuf[:0], rs.attrBuf[:0]
+	rs.ranks = rs.rankBuf[:0]
 	rs.key = flightKey{user: ev.User.ID, session: ev.Session.ID}
 
 	// One allocation builds both receipts: "<sid>/<action>/1<sid>/end".
@@ -578,6 +608,25 @@ func newRunState(ev *action.Event, p *published) *runState {
 		rs.endReceipt = sid + sessionEndSuffix
 	}
 	return rs
+}
+
+// actionRank is how many writes an action has made in a run.
+type actionRank struct {
+	name string
+	n    int
+}
+
+// rank counts one more write of the named action in the run and returns
+// its rank among the action's writes, from 1.
+func (rs *runState) rank(name string) int {
+	for i := range rs.ranks {
+		if rs.ranks[i].name == name {
+			rs.ranks[i].n++
+			return rs.ranks[i].n
+		}
+	}
+	rs.ranks = append(rs.ranks, actionRank{name: name, n: 1})
+	return 1
 }
 
 // sessionEndSuffix ends the receipt that marks a session as ended,

@@ -46,6 +46,11 @@ func TestRunRefusesWhatCannotRun(t *testing.T) {
 			flow.ErrBadEvent},
 		{"no session ID", &action.Event{User: action.User{ID: "u1"}},
 			flow.ErrBadEvent},
+		{"NUL in the user ID", &action.Event{User: action.User{ID: "u\x001"},
+			Session: action.Session{ID: "s1"}}, action.ErrBadID},
+		{"invalid UTF-8 in the session ID", &action.Event{
+			User: action.User{ID: "u1"}, Session: action.Session{ID: "s\xff"},
+		}, action.ErrBadID},
 		{"no flow for the trigger", &action.Event{
 			Trigger: "expiry",
 			User:    action.User{ID: "u1"},
@@ -622,4 +627,52 @@ func (fx *fixture) revoked() []string { return fx.rev.revoked() }
 func nanValue() float64 {
 	zero := 0.0
 	return zero / zero
+}
+
+// TestSessionIDsLikeReceipts signs out sessions of one user whose IDs look
+// like the receipts of one another, old names included: each is a
+// session of its own, counted and revoked once.
+func TestSessionIDsLikeReceipts(t *testing.T) {
+	fx := setup(t, flow.Options{}, counter("count"))
+	fx.publish(t, "count")
+	ids := []string{"X", "X/end", "X/count/1", "X/count", "session-end/X",
+		"end", "X/end/count/1", "/", "X/"}
+	for _, id := range ids {
+		res, err := fx.runner.Run(t.Context(), event(id))
+		if err != nil || res.Repeat || len(res.Failed()) > 0 {
+			t.Errorf("Run(%q) = %+v, %v; want a full run", id, res, err)
+		}
+	}
+	if got := fx.count(t); got != int64(len(ids)) {
+		t.Errorf("stored n = %d, want %d", got, len(ids))
+	}
+	if got := len(fx.revoked()); got != len(ids) {
+		t.Errorf("revoked %d sessions, want %d", got, len(ids))
+	}
+}
+
+// TestActionInTwoBlocks runs a flow with one action in two blocks: each
+// block's write is its own, and a retry of the session applies neither
+// again.
+func TestActionInTwoBlocks(t *testing.T) {
+	fx := setup(t, flow.Options{}, counter("count"))
+	fx.publish(t, "count", "count")
+	res := runS1(t, fx, []stepSummary{ok("count"), ok("count"), revoked})
+	for i, s := range res.Steps[:2] {
+		if s.AlreadyApplied != 0 {
+			t.Errorf("block %d AlreadyApplied = %d, want 0", i+1,
+				s.AlreadyApplied)
+		}
+	}
+	if got := fx.count(t); got != 2 {
+		t.Errorf("stored n = %d, want 2", got)
+	}
+
+	// The same writes retried, as after a lost end record: both found.
+	for _, r := range []string{"s1/count/1", "s1/count/2"} {
+		err := fx.store.Update(t.Context(), "u1", r, increment)
+		if !errors.Is(err, metadata.ErrDuplicate) {
+			t.Errorf("Update(%s) = %v, want ErrDuplicate", r, err)
+		}
+	}
 }

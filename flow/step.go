@@ -82,12 +82,12 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 }
 
 // mayPass reports whether a failed metadata write may succeed if tried
-// again: not when the store refused the patch or the user, nor when the
-// action misused its API.
+// again: not when the store refused the patch or the user, or holds a
+// value it cannot read, nor when the action misused its API.
 func mayPass(err error) bool {
 	for _, final := range []error{metadata.ErrInvalidPatch,
-		metadata.ErrTooLarge, metadata.ErrUserNotFound, ErrStepOver,
-		ErrNestedWrite} {
+		metadata.ErrTooLarge, metadata.ErrUserNotFound, metadata.ErrCorrupt,
+		ErrStepOver, ErrNestedWrite} {
 		if errors.Is(err, final) {
 			return false
 		}
@@ -231,11 +231,10 @@ type stepAPI struct {
 	wake chan struct{}
 
 	// wmu is held across each store call, so that writes happen one
-	// at a time. Writes count under it, to number receipts, and the
-	// write under way is kept in fn or view, patch and applied for
-	// update and updateView, each made once as updateFn and viewFn.
+	// at a time. The write under way is kept in fn or view, patch and
+	// applied for update and updateView, each made once as updateFn and
+	// viewFn.
 	wmu      sync.Mutex
-	writes   int
 	fn       metadata.UpdateFunc
 	view     metadata.ViewFunc
 	patch    metadata.Map
@@ -409,13 +408,21 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 			"step", ErrStepOver, a.name)
 	}
 	a.writing = true
+	rank := a.rs.rank(a.name)
 	a.mu.Unlock()
 	defer a.endWrite()
-	a.writes++
 	receipt := a.receipt1
-	if a.writes > 1 || receipt == "" {
-		receipt = a.key.session + "/" + a.name + "/" +
-			strconv.Itoa(a.writes)
+	if rank > 1 || receipt == "" {
+		receipt = a.key.session + "/" + a.name + "/" + strconv.Itoa(rank)
+	}
+
+	// Once the step's context has ended (its deadline passed, or the
+	// caller gave up), no write reaches the store, whatever context the
+	// action passes: the write fails as the store would have failed it.
+	if cerr := a.ctx.Err(); cerr != nil {
+		return a.recordWrite(receipt, patch, patch, fmt.Errorf(
+			"flow: action %q wrote app_metadata after its context "+
+				"ended: %w", a.name, cerr))
 	}
 
 	// The store call ends at the step's deadline, whatever context the

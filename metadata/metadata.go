@@ -45,6 +45,12 @@ type UpdateFunc func(current Map) (patch Map, err error)
 //
 // Every store passes the contract suite in package
 // github.com/logoutflow/logoutflow/metadata/storetest.
+//
+// Every method must return soon after its context ends, with the
+// context's error: the flow bounds an action's writes by their context
+// alone when the action runs on the caller's goroutine
+// ([action.Action.Inline]), so a store that ignores its context holds
+// the logout as long as it blocks.
 type Store interface {
 	// Get returns a copy of the user's app_metadata, nil when nothing is
 	// stored yet. It returns an error wrapping [ErrUserNotFound] for an
@@ -99,4 +105,10 @@ var (
 	// ErrTooLarge is returned when the stored app_metadata would exceed
 	// the size limit once the patch is merged.
 	ErrTooLarge = errors.New("metadata: app_metadata too large")
+
+	// ErrCorrupt is returned when what a store holds for the user cannot
+	// be read as app_metadata (a JSON array where an object belongs,
+	// say): something other than the store wrote it. No write of the
+	// user can succeed until it is repaired, so none is worth retrying.
+	ErrCorrupt = errors.New("metadata: stored app_metadata is corrupt")
 )

@@ -88,7 +88,8 @@ type Finder interface {
 // Errors of this package, wrapped with context. Test for them with
 // [errors.Is].
 var (
-	// ErrBadInput is returned for an empty user or session ID, a trigger
+	// ErrBadInput is returned for a user or session ID that
+	// [action.CheckID] refuses (empty ones among them), a trigger
 	// that does not end a session, a missing option that is required,
 	// or a session ID stored with another user.
 	ErrBadInput = errors.New("session: bad input")

@@ -161,9 +161,8 @@ func (t *Tracker) Store() Store { return t.store }
 // the store. Starting a session again for the same user changes nothing;
 // starting one that has ended returns an error wrapping [ErrEnded].
 func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
-	if userID == "" || sessionID == "" {
-		return fmt.Errorf("%w: Start needs a user ID and a session ID",
-			ErrBadInput)
+	if err := checkIDs(userID, sessionID); err != nil {
+		return err
 	}
 	if e := t.lookup(sessionID); e != nil {
 		switch {
@@ -619,4 +618,17 @@ func raise(v *atomic.Int64, n int64) {
 			return
 		}
 	}
+}
+
+// checkIDs refuses, with an error wrapping [ErrBadInput], a user or
+// session ID that [action.CheckID] refuses: a session the flow could not
+// run is never tracked.
+func checkIDs(userID, sessionID string) error {
+	if err := action.CheckID(userID); err != nil {
+		return fmt.Errorf("%w: user ID: %w", ErrBadInput, err)
+	}
+	if err := action.CheckID(sessionID); err != nil {
+		return fmt.Errorf("%w: session ID: %w", ErrBadInput, err)
+	}
+	return nil
 }

@@ -198,6 +198,8 @@ func TestBadInput(t *testing.T) {
 			session.SweeperOptions{BatchSize: -1}))},
 		{"Start without user", tr.Start(ctx, "", "s2")},
 		{"Start without session", tr.Start(ctx, "u1", "")},
+		{"Start with NUL in the user ID", tr.Start(ctx, "u\x001", "s3")},
+		{"Start with a session ID not UTF-8", tr.Start(ctx, "u1", "s\xff")},
 		{"End by a trigger that ends nothing", second(tr.End(ctx, "s1",
 			"login"))},
 		{"End by an empty trigger", second(tr.End(ctx, "s1", ""))},

@@ -1026,30 +1026,36 @@ func TestStoredFiguresFromJSON(t *testing.T) {
 }
 
 // TestFarDatesFromJSON measures sessions whose last_login_at, as an auth
-// server sends it, lies at the ends of what RFC 3339 can write.
+// server sends it, lies at the ends of what RFC 3339 can write. The zero
+// time.Time itself, which encoding/json writes for an unset time, is a
+// missing login, not one two thousand years ago.
 func TestFarDatesFromJSON(t *testing.T) {
-	year1 := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	year1 := time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)
 	tests := []struct {
-		name      string
-		login     string
-		now       time.Time
-		want      int64 // seconds written
-		wantShort bool  // logged as too short
+		name        string
+		login       string
+		now         time.Time
+		want        int64 // seconds written
+		wantShort   bool  // logged as too short
+		wantMissing bool  // logged as missing
 	}{
-		{"year 1 to now", `"0001-01-01T00:00:00Z"`, now,
-			now.Unix() - year1.Unix(), false},
-		{"year 1 with an offset", `"0001-01-01T05:30:00+05:30"`, now,
-			now.Unix() - year1.Unix(), false},
+		{"the zero time", `"0001-01-01T00:00:00Z"`, now, 0, false, true},
+		{"the zero time with an offset", `"0001-01-01T05:30:00+05:30"`,
+			now, 0, false, true},
+		{"year 1 to now", `"0001-01-01T00:00:01Z"`, now,
+			now.Unix() - year1.Unix(), false, false},
+		{"year 1 with an offset", `"0001-01-01T05:30:01+05:30"`, now,
+			now.Unix() - year1.Unix(), false, false},
 		{"year 9999 is in the future", `"9999-12-31T23:59:59.999999999Z"`,
-			now, 0, true},
+			now, 0, true, false},
 		{"year 9999 to its last second",
 			`"9999-12-31T00:00:00Z"`,
 			time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
-			86400, false},
-		{"year 1 to year 9999", `"0001-01-01 00:00:00+00"`,
+			86400, false, false},
+		{"year 1 to year 9999", `"0001-01-01 00:00:01+00"`,
 			time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 			time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix() -
-				year1.Unix(), false},
+				year1.Unix(), false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1058,6 +1064,9 @@ func TestFarDatesFromJSON(t *testing.T) {
 			checkFirstSession(t, r, tc.want)
 			if got := hasLog(r.Calls(), msgTooShort); got != tc.wantShort {
 				t.Errorf("too-short log = %t, want %t", got, tc.wantShort)
+			}
+			if got := hasLog(r.Calls(), msgMissing); got != tc.wantMissing {
+				t.Errorf("missing log = %t, want %t", got, tc.wantMissing)
 			}
 			if hasLog(r.Calls(), msgBadLogin) {
 				t.Errorf("last_login_at %s reported unparseable", tc.login)

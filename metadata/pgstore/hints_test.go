@@ -269,6 +269,14 @@ func TestExistingTable(t *testing.T) {
 			t.Errorf("RecordReceipt(%q) = %v, want ErrUserNotFound", bad,
 				err)
 		}
+		if _, err := s.Get(ctx, bad); !errors.Is(err,
+			metadata.ErrUserNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrUserNotFound", bad, err)
+		}
+		if ok, err := s.HasReceipt(ctx, bad, "r1"); ok || err != nil {
+			t.Errorf("HasReceipt(%q) = %t, %v; want false, nil", bad, ok,
+				err)
+		}
 	}
 }
 

@@ -35,8 +35,10 @@ var (
 
 	// ErrNotObject is returned when the stored app_metadata is neither
 	// SQL NULL, JSON null nor a JSON object: something other than this
-	// store wrote it, and the store will not guess what it means.
-	ErrNotObject = errors.New("pgstore: stored app_metadata is not an object")
+	// store wrote it, and the store will not guess what it means. It
+	// wraps [metadata.ErrCorrupt].
+	ErrNotObject = fmt.Errorf("pgstore: stored app_metadata is not an "+
+		"object: %w", metadata.ErrCorrupt)
 )
 
 // Clock tells the time. Both clocks of github.com/benbjohnson/clock fit.
@@ -234,7 +236,7 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: get %q: %w", userID, err)
+		return nil, fmt.Errorf("pgstore: get %q: %w", userID, storeErr(err))
 	}
 	m, err := decode(doc)
 	if err != nil {
@@ -273,6 +275,9 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
 		s.cutoff(), userID, list, e.prefix).Scan(&ok, &found, &e.doc,
 		&e.present)
+	if badID(err) {
+		return false, nil // no user has such an ID, nor receipts
+	}
 	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
 	}

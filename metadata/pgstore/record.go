@@ -61,10 +61,14 @@ func (s *Store) record(ctx context.Context, userID, receipt string) error {
 	case err != nil && lost(ctx, conn):
 		// Whether the commit happened or not, the retry tells.
 		return fmt.Errorf("%w: %w", errRetry, err)
+	case sqlState(err) == codeSerialization, sqlState(err) == codeDeadlock:
+		return fmt.Errorf("%w: %w", errRetry, err)
 	case err != nil:
-		return s.fail(userID, err)
+		return fmt.Errorf("pgstore: record %q: %w", userID, storeErr(err))
 	case !found:
 		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	case receipt == "":
+		return nil // nothing to record, as Update without a receipt
 	case !recorded:
 		return fmt.Errorf("%w: user %q, receipt %q", metadata.ErrDuplicate,
 			userID, receipt)

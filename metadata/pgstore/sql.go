@@ -139,8 +139,8 @@ SELECT
 	EXISTS (SELECT FROM ins),
 	CASE WHEN $7 THEN set_config('synchronous_commit', 'off', true) END`
 
-// recordSQL records a receipt ($4 is the cutoff) for a user who exists,
-// reading nothing of the user's value: it returns whether the user
+// recordSQL records a receipt ($4 is the cutoff), unless it is empty,
+// for a user who exists, reading nothing of the user's value: it returns whether the user
 // exists and whether the receipt was recorded. $5 is the user ID again,
 // as hasReceiptSQL's $4. When $6 is true, the statement's transaction
 // commits without waiting for the disk, as asyncCommitSQL.
@@ -149,7 +149,7 @@ WITH usr AS (
 	SELECT FROM {users} WHERE {id} = $5
 ), ins AS (
 	INSERT INTO {receipts} AS r (user_id, receipt, created_at)
-	SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM usr)
+	SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM usr) AND $2 <> ''
 	ON CONFLICT (user_id, receipt) DO UPDATE
 		SET created_at = excluded.created_at
 		WHERE r.created_at <= $4
@@ -220,6 +220,16 @@ func sqlState(err error) string {
 	return ""
 }
 
+// badID reports whether err says that the user ID is not a value of the
+// ID column's type: such an ID names no user.
+func badID(err error) bool {
+	switch sqlState(err) {
+	case codeBadText, codeOutOfRange:
+		return true
+	}
+	return false
+}
+
 // storeErr marks a value that jsonb refuses as an invalid patch: the
 // patch was valid JSON, but PostgreSQL cannot store it.
 //
@@ -228,10 +238,10 @@ func sqlState(err error) string {
 // patch cannot raise these codes: it reaches PostgreSQL as JSON text
 // this package encoded.)
 func storeErr(err error) error {
-	switch sqlState(err) {
-	case codeUntranslatable:
+	switch {
+	case sqlState(err) == codeUntranslatable:
 		return fmt.Errorf("%w: %w", metadata.ErrInvalidPatch, err)
-	case codeBadText, codeOutOfRange:
+	case badID(err):
 		return fmt.Errorf("%w: the user ID is not a value of the ID "+
 			"column: %w", metadata.ErrUserNotFound, err)
 	}

@@ -698,6 +698,16 @@ func testRecordReceipt(t *testing.T, s Store) {
 		t.Errorf("RecordReceipt(r2) = %v", err)
 	}
 
+	// No receipt records nothing, as Update without one.
+	for range 2 {
+		if err := rr.RecordReceipt(ctx, id, ""); err != nil {
+			t.Errorf("RecordReceipt(\"\") = %v, want nil", err)
+		}
+	}
+	if ok, err := s.HasReceipt(ctx, id, ""); ok || err != nil {
+		t.Errorf("HasReceipt(\"\") = %t, %v; want false, nil", ok, err)
+	}
+
 	missing := "storetest-missing-" + rand.Text()
 	err = rr.RecordReceipt(ctx, missing, "r1")
 	if !errors.Is(err, metadata.ErrUserNotFound) {
