@@ -149,13 +149,21 @@ func NewRegistry(actions ...Action) (*Registry, error) {
 }
 
 // Register adds a, enabled. It refuses an invalid name, an action with no
-// trigger or no body, and a name already registered.
+// trigger, with a trigger that ends no session (flows run only for
+// those, [SessionEnds]), or with no body, and a name already registered.
 func (r *Registry) Register(a Action) error {
 	if err := checkName(a.Name); err != nil {
 		return err
 	}
 	if len(a.Triggers) == 0 {
 		return fmt.Errorf("%w %q: no trigger", ErrInvalidAction, a.Name)
+	}
+	for _, t := range a.Triggers {
+		if !t.EndsSession() {
+			return fmt.Errorf("%w %q: trigger %q ends no session; an "+
+				"action runs for %q", ErrInvalidAction, a.Name, t,
+				SessionEnds())
+		}
 	}
 	if a.Run == nil {
 		return fmt.Errorf("%w %q: no Run function", ErrInvalidAction, a.Name)

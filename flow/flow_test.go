@@ -16,7 +16,7 @@ func TestNewRefusesInvalidFlows(t *testing.T) {
 		counter("count"),
 		action.Action{
 			Name:     "on-expiry",
-			Triggers: []action.Trigger{"expiry"},
+			Triggers: []action.Trigger{action.Expire},
 			Run:      counter("x").Run,
 		},
 	)

@@ -96,9 +96,9 @@ func TestInlineAction(t *testing.T) {
 			stored:  1,
 		},
 		{
-			// The write comes after the deadline: it is refused as the
-			// store would refuse it, and the session is left for a
-			// retry to count.
+			// The write comes after the deadline: it is refused, as it
+			// is to an action abandoned at its deadline, and not left
+			// for a retry, which would overrun the deadline again.
 			name: "writes after its deadline",
 			run: func(ctx context.Context, _ *action.Event,
 				api action.API) error {
@@ -109,7 +109,6 @@ func TestInlineAction(t *testing.T) {
 			want:    []stepSummary{failed("in"), revoked},
 			wantErr: context.DeadlineExceeded,
 			message: "after its context ended",
-			retry:   true,
 		},
 		{
 			name: "panics",
@@ -244,6 +243,31 @@ func TestInlineActionGoexit(t *testing.T) {
 		}
 		if got := fx.count(t); got != 1 {
 			t.Errorf("stored n = %d, want 1", got)
+		}
+	})
+}
+
+// TestActionGoexit has an action in its own goroutine end it with
+// runtime.Goexit: its step fails at once, not at its deadline, and the
+// flow goes on.
+func TestActionGoexit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		exit := fnAction("exit", func(context.Context, *action.Event,
+			action.API) error {
+			runtime.Goexit()
+			return nil
+		})
+		fx := setup(t, flow.Options{}, exit, counter("count"))
+		fx.publish(t, "exit", "count")
+		start := time.Now()
+		res := runS1(t, fx, []stepSummary{failed("exit"), ok("count"),
+			revoked})
+		if err := stepErr(t, res, "exit"); !strings.Contains(errText(err),
+			"runtime.Goexit") {
+			t.Errorf("step error = %v, want one naming runtime.Goexit", err)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("the run waited %v, want no wait", waited)
 		}
 	})
 }

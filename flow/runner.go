@@ -77,10 +77,10 @@ var (
 	// event's trigger.
 	ErrNoFlow = errors.New("flow: no flow published")
 
-	// ErrBadEvent is returned by Run for an event it cannot run: nil, or
-	// whose user ID or session ID [action.CheckID] refuses (empty, too
-	// long, not UTF-8 text, or holding a control character). Nothing
-	// runs.
+	// ErrBadEvent is returned by Run for an event it cannot run: nil,
+	// whose trigger ends no session, or whose user ID or session ID
+	// [action.CheckID] refuses (empty, too long, not UTF-8 text, or
+	// holding a control character). Nothing runs.
 	ErrBadEvent = errors.New("flow: bad event")
 
 	// ErrRevoke is returned by Run, with the revoker's error, when the
@@ -359,6 +359,10 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	trigger := ev.Trigger
 	if trigger == "" {
 		trigger = action.Logout
+	}
+	if !trigger.EndsSession() {
+		return nil, fmt.Errorf("%w: trigger %q ends no session", ErrBadEvent,
+			trigger)
 	}
 
 	// Read the live flow once: the whole run uses this version.

@@ -52,10 +52,15 @@ func TestRunRefusesWhatCannotRun(t *testing.T) {
 			User: action.User{ID: "u1"}, Session: action.Session{ID: "s\xff"},
 		}, action.ErrBadID},
 		{"no flow for the trigger", &action.Event{
-			Trigger: "expiry",
+			Trigger: action.Revoke,
 			User:    action.User{ID: "u1"},
 			Session: action.Session{ID: "s1"},
 		}, flow.ErrNoFlow},
+		{"a trigger that ends no session", &action.Event{
+			Trigger: "login",
+			User:    action.User{ID: "u1"},
+			Session: action.Session{ID: "s1"},
+		}, flow.ErrBadEvent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -155,12 +155,23 @@ func (a *stepAPI) execAway(ctx context.Context, run action.Func,
 // exec runs the action in its own goroutine, then wakes the runner.
 func (a *stepAPI) exec(run action.Func) {
 	growStack()
-	err := callAction(&a.ctx, run, &a.own, a)
-	a.mu.Lock()
-	a.err, a.finished = err, true
-	a.mu.Unlock()
-	a.wake <- struct{}{}
+
+	// An action that ends its goroutine with runtime.Goexit never
+	// returns: it has finished all the same, and the runner need not
+	// wait for its deadline.
+	err := errGoexitAction
+	defer func() {
+		a.mu.Lock()
+		a.err, a.finished = err, true
+		a.mu.Unlock()
+		a.wake <- struct{}{}
+	}()
+	err = callAction(&a.ctx, run, &a.own, a)
 }
+
+// errGoexitAction is the error of an action that called runtime.Goexit.
+var errGoexitAction = errors.New("flow: action ended its goroutine " +
+	"(runtime.Goexit) without returning")
 
 // stackHint is how much stack an action's goroutine is given at once;
 // see growStack.
@@ -418,11 +429,14 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 
 	// Once the step's context has ended (its deadline passed, or the
 	// caller gave up), no write reaches the store, whatever context the
-	// action passes: the write fails as the store would have failed it.
+	// action passes: the step is over for its writes, as it is for an
+	// action in its own goroutine, abandoned then. Such a write is
+	// recorded, and fails the step, but is not one to retry: an action
+	// that overran its deadline would overrun it again.
 	if cerr := a.ctx.Err(); cerr != nil {
 		return a.recordWrite(receipt, patch, patch, fmt.Errorf(
-			"flow: action %q wrote app_metadata after its context "+
-				"ended: %w", a.name, cerr))
+			"%w: action %q wrote app_metadata after its context "+
+				"ended: %w", ErrStepOver, a.name, cerr))
 	}
 
 	// The store call ends at the step's deadline, whatever context the

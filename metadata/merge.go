@@ -123,7 +123,9 @@ func Apply(stored, patch Map, lim Limits) (Map, error) {
 // returns the merge and its encoded size. With a known size it computes
 // that from size and the entries the patch adds, replaces or deletes,
 // so that a write costs what its patch holds, however much is stored
-// beside it; else it measures the whole result, as Apply does.
+// beside it; else it measures the whole result, as Apply does. A size
+// that is not the stored value's gives a wrong one back, and checks the
+// limit against it: keep it from the store's last write.
 func ApplySized(stored Map, size int, patch Map, lim Limits) (Map, int,
 	error) {
 

@@ -89,7 +89,9 @@ type Finder interface {
 // [errors.Is].
 var (
 	// ErrBadInput is returned for a user or session ID that
-	// [action.CheckID] refuses (empty ones among them), a trigger
+	// [action.CheckID] refuses (empty ones among them) by every call
+	// but Touch, which reports such a session as unknown (none can be
+	// live: Start refuses it) to stay as cheap as it is, a trigger
 	// that does not end a session, a missing option that is required,
 	// or a session ID stored with another user.
 	ErrBadInput = errors.New("session: bad input")

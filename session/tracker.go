@@ -252,6 +252,9 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 		return nil, fmt.Errorf("%w: trigger %q does not end a session",
 			ErrBadInput, trigger)
 	}
+	if err := action.CheckID(sessionID); err != nil {
+		return nil, fmt.Errorf("%w: session ID: %w", ErrBadInput, err)
+	}
 	e, err := t.current(ctx, sessionID)
 	if err != nil {
 		return nil, err
@@ -313,6 +316,9 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 	if !trigger.EndsSession() {
 		return nil, fmt.Errorf("%w: trigger %q does not end a session",
 			ErrBadInput, trigger)
+	}
+	if err := action.CheckID(sessionID); err != nil {
+		return nil, fmt.Errorf("%w: session ID: %w", ErrBadInput, err)
 	}
 	if sessionID == "" {
 		return nil, fmt.Errorf("%w: empty session ID", ErrBadInput)
@@ -403,8 +409,8 @@ func (t *Tracker) hasEnded(ctx context.Context, sessionID string) (bool,
 func (t *Tracker) EndAll(ctx context.Context, userID string,
 	trigger action.Trigger) (int, error) {
 
-	if userID == "" {
-		return 0, fmt.Errorf("%w: EndAll needs a user ID", ErrBadInput)
+	if err := action.CheckID(userID); err != nil {
+		return 0, fmt.Errorf("%w: EndAll: user ID: %w", ErrBadInput, err)
 	}
 	if !trigger.EndsSession() {
 		return 0, fmt.Errorf("%w: trigger %q does not end a session",

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,6 +201,12 @@ func TestBadInput(t *testing.T) {
 		{"Start without session", tr.Start(ctx, "u1", "")},
 		{"Start with NUL in the user ID", tr.Start(ctx, "u\x001", "s3")},
 		{"Start with a session ID not UTF-8", tr.Start(ctx, "u1", "s\xff")},
+		{"End with NUL in the session ID", second(tr.End(ctx, "s\x00",
+			action.Logout))},
+		{"Event with a session ID not UTF-8", second(tr.Event(ctx, "s\xff",
+			action.Logout))},
+		{"EndAll with a user ID over 1 KiB", second(tr.EndAll(ctx,
+			strings.Repeat("u", action.MaxIDBytes+1), action.Revoke))},
 		{"End by a trigger that ends nothing", second(tr.End(ctx, "s1",
 			"login"))},
 		{"End by an empty trigger", second(tr.End(ctx, "s1", ""))},

@@ -147,7 +147,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 
 // checkEvent returns why ev, decoded, is not an event an auth server
 // would run a flow on, or "". A flow refuses an event without a user ID
-// or a session ID, and a store never holds app_metadata that a patch
+// or a session ID, or with one that action.CheckID refuses, and a store never holds app_metadata that a patch
 // could not write, so the recorder is not seeded with such.
 func checkEvent(ev *action.Event) string {
 	switch {
@@ -157,6 +157,14 @@ func checkEvent(ev *action.Event) string {
 	case ev.Session.ID == "":
 		return "session.session_id is required (a flow refuses an " +
 			"event without it)"
+	}
+	if err := action.CheckID(ev.User.ID); err != nil {
+		return "user.user_id is one a flow refuses: " +
+			unprefixed(err, action.ErrBadID.Error()+": ")
+	}
+	if err := action.CheckID(ev.Session.ID); err != nil {
+		return "session.session_id is one a flow refuses: " +
+			unprefixed(err, action.ErrBadID.Error()+": ")
 	}
 	if err := metadata.Validate(ev.User.AppMetadata); err != nil {
 		return "user.app_metadata cannot be stored: " +
@@ -280,7 +288,8 @@ Exit status:
   2  unusable input: a bad flag, an unknown action, a bad -now, input
      that is not an event (invalid JSON, with its byte offset; not an
      object; a field of the wrong type), an event a flow would not run
-     (no user.user_id or no session.session_id), app_metadata no store
+     (no user.user_id or no session.session_id, or one over 1 KiB, not
+     UTF-8, or holding a control character), app_metadata no store
      could hold (at any depth, a key that is empty, too long, holds a
      control character or is reserved, such as "__proto__"; at the top,
      a key starting with '$'), or an event whose trigger ("logout" when

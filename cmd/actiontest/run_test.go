@@ -360,6 +360,19 @@ func TestBadInput(t *testing.T) {
 		{"an empty session_id",
 			`{"user": {"user_id": "u1"}, "session": {"session_id": ""}}`,
 			noSessionID},
+		{"a user_id holding a tab",
+			`{"user": {"user_id": "u\t1"}, "session": {"session_id": "s1"}}`,
+			"user.user_id is one a flow refuses: control character U+0009 " +
+				"at byte 1"},
+		{"a session_id holding NUL",
+			`{"user": {"user_id": "u1"}, "session": {"session_id": "s\u0000"}}`,
+			"session.session_id is one a flow refuses: control character " +
+				"U+0000 at byte 1"},
+		{"a user_id over 1 KiB",
+			`{"user": {"user_id": "` + strings.Repeat("u", 2000) +
+				`"}, "session": {"session_id": "s1"}}`,
+			"user.user_id is one a flow refuses: 2000 bytes, over the " +
+				"limit of 1024"},
 		{"no IDs and bad app_metadata: the user ID first",
 			`{"trigger": "login",
 				"user": {"app_metadata": {"__proto__": 1}}}`,

@@ -52,7 +52,12 @@
 //
 // A receipt is a row keyed by user ID and receipt, inserted in the
 // transaction of its write: a write and its receipt commit together or
-// not at all. A receipt counts for [Options.Retention] (a day by
+// not at all. The receipt column is in the "C" collation, byte order, so
+// that the receipts of one session are one range of the key. (A
+// receipts table created by an earlier version has the database's
+// collation: the answers are the same, but a hint then reads all of a
+// user's receipts; ALTER TABLE ... ALTER COLUMN receipt TYPE text
+// COLLATE "C" mends it.) A receipt counts for [Options.Retention] (a day by
 // default), after which a retry of its write applies again; call
 // [Store.Prune] periodically to delete the expired ones.
 //

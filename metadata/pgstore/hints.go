@@ -89,6 +89,17 @@ func hintPrefix(receipt string) string {
 	return receipt[:strings.LastIndexByte(receipt, '/')+1]
 }
 
+// prefixEnd returns the first string, in byte order, after every string
+// that starts with prefix, a prefix that hintPrefix made (so ending in
+// '/', which '0' follows); nil for "".
+func prefixEnd(prefix string) *string {
+	if prefix == "" {
+		return nil
+	}
+	end := prefix[:len(prefix)-1] + "0"
+	return &end
+}
+
 // recorded brings the user's hint, if there is one, up to date with a
 // write of the store: the value is now doc, and receipt counts.
 func (h *hints) recorded(userID, receipt string, doc []byte) {

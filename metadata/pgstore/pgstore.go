@@ -272,8 +272,12 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 		ok    bool
 		found *bool
 	)
-	err := s.pool.QueryRow(ctx, s.sql.hasReceipt, userID, receipt,
-		s.cutoff(), userID, list, e.prefix).Scan(&ok, &found, &e.doc,
+	sql := s.sql.hasReceipt
+	if e.prefix == "" {
+		sql = s.sql.hasReceiptAll
+	}
+	err := s.pool.QueryRow(ctx, sql, userID, receipt, s.cutoff(), userID,
+		list, e.prefix, prefixEnd(e.prefix)).Scan(&ok, &found, &e.doc,
 		&e.present)
 	if badID(err) {
 		return false, nil // no user has such an ID, nor receipts

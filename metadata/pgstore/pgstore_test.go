@@ -168,6 +168,25 @@ func TestCreateSchemaTwice(t *testing.T) {
 	}
 }
 
+// TestReceiptsInByteOrder checks that CreateSchema makes the receipts
+// in the "C" collation: a session's receipts, which share a prefix, are
+// then one range of the primary key, and a hint reads no other.
+func TestReceiptsInByteOrder(t *testing.T) {
+	pool := connect(t, nil)
+	opts := tables(t, pool)
+	newStore(t, pool, opts)
+	var collation string
+	err := pool.QueryRow(context.Background(), `
+		SELECT coalesce(collation_name, '') FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = $2
+			AND column_name = 'receipt'`,
+		opts.ReceiptsTable[0], opts.ReceiptsTable[1]).Scan(&collation)
+	if err != nil || collation != "C" {
+		t.Errorf("receipt column collation = %q, %v; want \"C\"",
+			collation, err)
+	}
+}
+
 // schemaStore returns a store on tables of a new schema, and its users
 // table.
 func schemaStore(tb testing.TB, pool *pgxpool.Pool) (*pgstore.Store,

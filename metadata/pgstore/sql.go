@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS {users} (
 )`, `
 CREATE TABLE IF NOT EXISTS {receipts} (
 	user_id    text        NOT NULL,
-	receipt    text        NOT NULL,
+	receipt    text        COLLATE "C" NOT NULL,
 	created_at timestamptz NOT NULL,
 	PRIMARY KEY (user_id, receipt)
 )`, `
@@ -75,9 +75,14 @@ const asyncCommitSQL = `SET LOCAL synchronous_commit TO OFF`
 
 // hasReceiptSQL tells whether the receipt counts ($3 is the cutoff) and,
 // in the same snapshot, whether the user exists, its value, and up to $5
-// of the receipts that count and start with $6. The user ID comes twice:
-// $1 is text, $4 has the type of the ID column, which may be another
-// (uuid, bigint).
+// of the receipts that count and start with $6; $7 is the first string
+// after all those that start with $6. With the receipt column in the
+// "C" collation, as CreateSchema makes it, the two bound an index range,
+// so that the user's other receipts are never read (starts_with alone
+// keeps the answer right in another collation). The user ID comes
+// twice: $1 is text, $4 has the type of the ID column, which may be
+// another (uuid, bigint). hasReceiptAllSQL reads the receipts of any
+// prefix, for an empty $6; its $7 is unused.
 const hasReceiptSQL = `
 SELECT
 	EXISTS (
@@ -88,6 +93,7 @@ SELECT
 	ARRAY (
 		SELECT receipt FROM {receipts}
 		WHERE user_id = $1 AND created_at > $3
+			AND receipt COLLATE "C" >= $6 AND receipt COLLATE "C" < $7
 			AND starts_with(receipt, $6)
 		LIMIT $5
 	)
@@ -166,8 +172,8 @@ const pruneSQL = `DELETE FROM {receipts} WHERE created_at <= $1`
 type statements struct {
 	ddl []string
 
-	get, put, lock, receipt, merge, set        string
-	hasReceipt, recordSeen, record, cas, prune string
+	get, put, lock, receipt, merge, set                       string
+	hasReceipt, hasReceiptAll, recordSeen, record, cas, prune string
 }
 
 func newStatements(opts Options) statements {
@@ -188,6 +194,9 @@ func newStatements(opts Options) statements {
 		merge:      r.Replace(mergeSQL),
 		set:        r.Replace(setSQL),
 		hasReceipt: r.Replace(hasReceiptSQL),
+		hasReceiptAll: r.Replace(strings.Replace(hasReceiptSQL,
+			`AND receipt COLLATE "C" >= $6 AND receipt COLLATE "C" < $7`,
+			`AND $6 = '' AND $7::text IS NULL`, 1)),
 		recordSeen: r.Replace(recordSeenSQL),
 		record:     r.Replace(recordSQL),
 		cas:        r.Replace(casSQL),
