@@ -44,4 +44,14 @@
 // attached; metadata writes go to the store with a receipt, so that a
 // retried run does not apply them twice; custom claims are gathered in
 // [Result.Claims] for the auth server to put on the access token.
+//
+// # Receipts
+//
+// The receipt of a write is "<session>/<action>/<rank>", rank counting
+// the action's writes in the run from 1, across every block the action
+// has in the flow; the end of a session is recorded as "<session>/end".
+// The receipts of one session so share the prefix "<session>/", which a
+// store may read them by, and never clash with another session's: a
+// write's receipt ends in digits, an end's in "end", and action names
+// hold no '/'.
 package flow
