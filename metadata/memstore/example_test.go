@@ -43,3 +43,38 @@ func Example() {
 	// map[logins:2 plan:pro]
 	// map[logins:2] <nil>
 }
+
+// ExampleStore_UpdateView counts through a view of the stored value: the
+// function reads the one key it needs in place, however large the
+// user's app_metadata, and what it reads is its own.
+func ExampleStore_UpdateView() {
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{})
+	err := store.Put(ctx, "u1", metadata.Map{
+		"logins":  3,
+		"profile": map[string]any{"plan": "pro"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	count := func(cur metadata.View) (metadata.Map, error) {
+		v, _ := cur.Get("logins")
+		n, _ := metadata.Int(v)
+
+		// A nested value comes as a copy: changing it changes nothing.
+		if p, ok := cur.Get("profile"); ok {
+			p.(map[string]any)["plan"] = "free"
+		}
+		return metadata.Map{"logins": n + 1}, nil
+	}
+	// metadata.UpdateView works on any store; memstore reads in place.
+	if err := metadata.UpdateView(ctx, store, "u1", "s1", count); err != nil {
+		fmt.Println(err)
+	}
+	md, _ := store.Get(ctx, "u1")
+	fmt.Println(md)
+	// Output:
+	// map[logins:4 profile:map[plan:pro]]
+}
