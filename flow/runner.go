@@ -331,7 +331,10 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // write failed in a way that may pass, the session is revoked but its
 // end is not recorded, and the result has [Result.Retry] set: running the
 // same event again applies the failed write, so no session goes
-// uncounted because the store failed once.
+// uncounted because the store failed once. The end of a session whose
+// user the store does not have cannot be recorded (the runner logs a
+// warning): a repeat of it runs the flow again and calls the Revoker
+// again, counting nothing.
 //
 // Run returns an error wrapping [ErrBadEvent] or [ErrNoFlow], and a nil
 // result, when it cannot start; it returns the result and an error
