@@ -35,7 +35,10 @@ const maxDepth = 1000
 // given, and the action that reads it decides.
 //
 // Every error wraps [ErrBadEvent] and names the key or the byte offset at
-// fault; invalid JSON also wraps the [*json.SyntaxError].
+// fault; invalid JSON also wraps the [*json.SyntaxError]. Strings are
+// decoded as encoding/json decodes them: a byte that is not UTF-8
+// becomes U+FFFD, so an ID holding one arrives valid, and two IDs that
+// differ only there arrive equal. Send IDs as valid UTF-8.
 func DecodeEvent(data []byte) (*Event, error) {
 	// Walk the tokens first: syntax, shape, duplicates and depth are
 	// checked with offsets before anything is decoded.

@@ -161,7 +161,9 @@ type Step struct {
 type Result struct {
 	Trigger action.Trigger
 
-	// Version is the published version of the flow that ran, from 1.
+	// Version is the published version of the flow that ran, from 1; 0
+	// in a repeat that package session builds, for a session it knows
+	// as ended, without running anything.
 	Version int
 
 	// Repeat is true when the session had already ended by an earlier run
@@ -173,7 +175,8 @@ type Result struct {
 
 	// Retry is true when a metadata write of an action failed with an
 	// error that may pass (the store was down, slow or cut off; not a
-	// refused patch). The session was revoked as usual, but its end was
+	// refused patch, a value the store cannot read, nor the action's
+	// own update function refusing). The session was revoked as usual, but its end was
 	// not recorded, so that running the same event again applies the
 	// failed write and counts the session: the writes that succeeded
 	// carry receipts and are not applied twice. Run the event again

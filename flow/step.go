@@ -55,7 +55,7 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		s.Calls = rs.calls[a.firstCall:n:n]
 	}
 	s.AlreadyApplied = a.dups
-	if a.werr != nil && mayPass(a.werr) {
+	if a.werr != nil && !a.refused && mayPass(a.werr) {
 		rs.res.Retry = true
 	}
 	if err == nil && a.werr != nil {
@@ -271,7 +271,9 @@ type stepAPI struct {
 	abandoned bool
 
 	dups     int   // writes found already applied
-	werr     error // the first write that failed
+	werr     error // the first write that failed,
+	refused  bool  // by its own update function's error
+	fnErr    error // the update function's error, under wmu
 	finished bool  // the action has returned,
 	err      error // with this error
 }
@@ -446,6 +448,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 
 	// update remembers what an update function returned, to record it.
 	a.fn, a.view, a.patch, a.applied = fn, view, patch, patch
+	a.fnErr = nil
 	var err error
 	if view != nil {
 		if a.viewFn == nil {
@@ -461,6 +464,14 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	}
 	applied := a.applied
 	a.fn, a.view, a.patch, a.applied = nil, nil, nil, nil
+
+	// The store hands back the function's own error unchanged: that is
+	// the action refusing its write, no failure of the store to retry.
+	if err != nil && a.fnErr != nil && errors.Is(err, a.fnErr) {
+		a.mu.Lock()
+		a.refused = a.refused || a.werr == nil
+		a.mu.Unlock()
+	}
 	return a.recordWrite(receipt, patch, applied, err)
 }
 
@@ -516,7 +527,7 @@ func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
 	p, err := a.fn(cur)
-	a.applied = p
+	a.applied, a.fnErr = p, err
 	return p, err
 }
 
@@ -525,7 +536,7 @@ func (a *stepAPI) updateView(cur metadata.View) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
 	p, err := a.view(cur)
-	a.applied = p
+	a.applied, a.fnErr = p, err
 	return p, err
 }
 

@@ -226,3 +226,41 @@ func TestUpdateFunctionMisuse(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateFunctionRefuses has an action's update function return an
+// error of its own: the step fails, but nothing is left to retry, since
+// the function would refuse again; the session's end is recorded.
+func TestUpdateFunctionRefuses(t *testing.T) {
+	errRefused := errors.New("refusing")
+	for name, view := range map[string]bool{"UpdateAppMetadata": false,
+		"UpdateAppMetadataView": true} {
+		t.Run(name, func(t *testing.T) {
+			refuse := fnAction("refuse", func(ctx context.Context,
+				_ *action.Event, api action.API) error {
+				if view {
+					return api.User().UpdateAppMetadataView(ctx,
+						func(metadata.View) (metadata.Map, error) {
+							return nil, errRefused
+						})
+				}
+				return api.User().UpdateAppMetadata(ctx,
+					func(metadata.Map) (metadata.Map, error) {
+						return nil, errRefused
+					})
+			})
+			fx := setup(t, flow.Options{}, refuse)
+			fx.publish(t, "refuse")
+			res := runS1(t, fx, []stepSummary{failed("refuse"), revoked})
+			if err := stepErr(t, res, "refuse"); !errors.Is(err, errRefused) {
+				t.Errorf("step error = %v, want the function's", err)
+			}
+			if res.Retry {
+				t.Errorf("Retry = true, want false: the function refuses")
+			}
+			again, err := fx.runner.Run(t.Context(), event("s1"))
+			if err != nil || !again.Repeat {
+				t.Errorf("second Run() = %+v, %v; want a repeat", again, err)
+			}
+		})
+	}
+}

@@ -74,6 +74,10 @@ type Store interface {
 	HasReceipt(ctx context.Context, userID, receipt string) (bool, error)
 }
 
+// A store that wraps another by embedding it, to override Update, must
+// also override (or hide) the optional methods below, or those calls
+// reach the inner store past the override.
+
 // ReceiptRecorder is an optional interface of a [Store]: RecordReceipt
 // records the user's receipt and writes nothing, as [Store.Update] does
 // with a function that returns no patch, but without calling or copying

@@ -89,9 +89,10 @@ type Finder interface {
 // [errors.Is].
 var (
 	// ErrBadInput is returned for a user or session ID that
-	// [action.CheckID] refuses (empty ones among them) by every call
-	// but Touch, which reports such a session as unknown (none can be
-	// live: Start refuses it) to stay as cheap as it is, a trigger
+	// [action.CheckID] refuses by every call but Touch, which refuses
+	// an empty ID but reports any other such session as unknown (none
+	// can be live: Start refuses it), to stay as cheap as it is; for a
+	// trigger
 	// that does not end a session, a missing option that is required,
 	// or a session ID stored with another user.
 	ErrBadInput = errors.New("session: bad input")
@@ -104,7 +105,9 @@ var (
 	ErrUnknown = errors.New("session: unknown or ended session")
 
 	// ErrEnded is returned for a session known to have ended: a touch
-	// after the end never brings it back.
+	// after the end never brings it back. A tracker that has forgotten
+	// an ended session, and a store that no longer lists it, report it
+	// with [ErrUnknown] instead; either way it stays ended.
 	ErrEnded = errors.New("session: session has ended")
 
 	// ErrNotMarked is returned, with a result, when a session's flow

@@ -81,6 +81,12 @@ type SweepReport struct {
 	// failed, or the store could not mark them ended. The next sweep
 	// tries them again.
 	Failed int
+
+	// Forgotten counts the sessions this process stopped keeping in
+	// memory: idle past the timeout, with no activity left to write,
+	// typically ended by another process. They are not ended by this:
+	// the store still has them as they are.
+	Forgotten int
 }
 
 // NewSweeper returns a sweeper of t's sessions. It returns an error
@@ -198,6 +204,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		}
 		q.After = last
 	}
+
+	// Forget what memory holds of sessions idle past the timeout with
+	// nothing left to write: those another process ended, which this
+	// one would otherwise keep for ever. A touch reads one back from
+	// the store.
+	rep.Forgotten = t.trim(now.Add(-s.idle))
 
 	// A sweep that found nothing is no news.
 	level := slog.LevelInfo

@@ -63,7 +63,10 @@ func TestSweepTenThousand(t *testing.T) {
 			inject: func(fx *fixture) {
 				fx.rev.fail = map[string]bool{faulty: true}
 			},
-			first:   session.SweepReport{Batches: 10, Expired: 999, Failed: 1},
+			// Still live and idle, it is forgotten from memory; the
+			// next sweep reads it from the store again.
+			first: session.SweepReport{Batches: 10, Expired: 999, Failed: 1,
+				Forgotten: 1},
 			counted: 1000, finally: 1000,
 			second: session.SweepReport{Batches: 1, Expired: 1},
 		},
@@ -516,4 +519,84 @@ func TestRunLogsNoFlow(t *testing.T) {
 			t.Errorf("logs mismatch (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestSweepForgetsWhatOthersEnded starts sessions in one process and ends
+// them in another, on a shared store: the first process's sweep forgets
+// them, so that its memory does not grow with the sessions the others
+// end, while a session still live is kept until it is idle too.
+func TestSweepForgetsWhatOthersEnded(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	sw, err := session.NewSweeper(fx.tracker, session.SweeperOptions{})
+	if err != nil {
+		t.Fatalf("NewSweeper: %v", err)
+	}
+	other := fx.other(t, fx.sessions)
+	const n = 100
+	for i := range n {
+		fx.start(t, "u1", fmt.Sprintf("s%03d", i))
+	}
+	fx.start(t, "u1", "busy")
+	for i := range n {
+		sid := fmt.Sprintf("s%03d", i)
+		if _, err := other.End(t.Context(), sid, action.Logout); err != nil {
+			t.Fatalf("other End(%s): %v", sid, err)
+		}
+	}
+
+	// Before the idle timeout, memory keeps them all.
+	fx.clk.Add(session.DefaultIdleTimeout / 2)
+	fx.touch(t, "busy")
+	rep, err := sw.Sweep(t.Context())
+	if err != nil || rep.Forgotten != 0 {
+		t.Fatalf("early Sweep() = %+v, %v; want nothing forgotten", rep, err)
+	}
+
+	// Past it, the ended ones go; the busy one, touched since, stays.
+	fx.clk.Add(session.DefaultIdleTimeout/2 + time.Second)
+	rep, err = sw.Sweep(t.Context())
+	if err != nil {
+		t.Fatalf("Sweep() error: %v", err)
+	}
+	if rep.Forgotten != n || rep.Expired != 0 {
+		t.Errorf("Sweep() = %+v, want %d forgotten, none expired", rep, n)
+	}
+	if got := fx.tracker.InMemory(); got != 1 {
+		t.Errorf("sessions in memory = %d, want 1 (busy)", got)
+	}
+
+	// A forgotten session is still ended: a touch reads the store.
+	err = fx.tracker.Touch(t.Context(), "s000")
+	if !errors.Is(err, session.ErrEnded) && !errors.Is(err, session.ErrUnknown) {
+		t.Errorf("Touch(s000) = %v, want ErrEnded or ErrUnknown", err)
+	}
+	fx.touch(t, "busy")
+}
+
+// TestRetryPendingSession checks a session revoked with its end left to
+// retry: Start does not bring it back, and EndAll does not count it as
+// ended.
+func TestRetryPendingSession(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	fx.start(t, "u1", "s1")
+	fx.start(t, "u1", "s2")
+	fx.md.fail = []string{"s1/", "s2/"} // the figures writes fail once
+
+	n, err := fx.tracker.EndAll(t.Context(), "u1", action.Revoke)
+	if err != nil || n != 0 {
+		t.Errorf("EndAll() = %d, %v; want 0 ended, no error", n, err)
+	}
+	if err := fx.tracker.Start(t.Context(), "u1", "s1"); !errors.Is(err,
+		session.ErrEnded) {
+		t.Errorf("Start(s1) after a Retry = %v, want ErrEnded", err)
+	}
+
+	// Once the store is back, ending them again counts them.
+	n, err = fx.tracker.EndAll(t.Context(), "u1", action.Revoke)
+	if err != nil || n != 2 {
+		t.Errorf("second EndAll() = %d, %v; want 2 ended", n, err)
+	}
+	if got := fx.figures(t, "u1").SessionCount; got != 2 {
+		t.Errorf("session_count = %d, want 2", got)
+	}
 }

@@ -169,7 +169,7 @@ func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
 		case e.userID != userID:
 			return fmt.Errorf("%w: session %q belongs to another user",
 				ErrBadInput, sessionID)
-		case e.ended.Load():
+		case e.ended.Load(), e.revoked.Load():
 			return fmt.Errorf("%w: %q", ErrEnded, sessionID)
 		}
 		return nil
@@ -194,8 +194,10 @@ func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
 //
 // A touch after the session ended changes nothing and returns an error
 // wrapping [ErrEnded] or [ErrUnknown]; so does a touch of a session
-// never started. A failed write returns its error; the next touch tries
-// again.
+// never started. Such a touch reads the store each time (see the TODO
+// below): a storm of requests with a stale or forged cookie is a storm
+// of store reads. A failed write returns its error; the next touch
+// tries again.
 func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 	e := t.lookup(sessionID)
 	if e == nil {
@@ -435,8 +437,9 @@ func (t *Tracker) EndAll(ctx context.Context, userID string,
 		case err != nil:
 			errs = append(errs, err)
 			continue
-		case res != nil && res.Repeat:
-			// Ended already, by another run: not ended by this call.
+		case res != nil && (res.Repeat || res.Retry):
+			// Ended already, by another run, or revoked with its end
+			// left to retry: not ended by this call.
 			continue
 		}
 		ended++
@@ -563,6 +566,29 @@ func (t *Tracker) forget(e *entry) {
 		delete(sh.m, e.id)
 	}
 	sh.mu.Unlock()
+}
+
+// trim drops from memory the sessions whose last activity is before
+// cutoff, with nothing left to write, and returns how many. It keeps
+// those that must go on refusing touches the store would accept: one
+// revoked with its end left to retry, one ended that the store could
+// not mark ended.
+func (t *Tracker) trim(cutoff time.Time) int {
+	c := cutoff.UnixNano()
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.m {
+			if a := e.active.Load(); a < c && e.written.Load() >= a &&
+				!e.revoked.Load() && !e.ended.Load() {
+				delete(sh.m, id)
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // activity returns the last activity this process saw of the session,
