@@ -75,7 +75,9 @@ func (c *stepCtx) check() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	// Until reads only the monotonic clock, half what Now reads: the
+	// deadline, made by Now, carries a monotonic reading.
+	if time.Until(c.deadline) <= 0 {
 		return context.DeadlineExceeded
 	}
 	return nil
