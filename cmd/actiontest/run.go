@@ -147,8 +147,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 
 // checkEvent returns why ev, decoded, is not an event an auth server
 // would run a flow on, or "". A flow refuses an event without a user ID
-// or a session ID, or with one that action.CheckID refuses, and a store never holds app_metadata that a patch
-// could not write, so the recorder is not seeded with such.
+// or a session ID, or with one that action.CheckID refuses, and a store
+// never holds app_metadata that a patch could not write, so the
+// recorder is not seeded with such.
 func checkEvent(ev *action.Event) string {
 	switch {
 	case ev.User.ID == "":

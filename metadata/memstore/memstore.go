@@ -191,7 +191,8 @@ func (s *Store) Update(ctx context.Context, userID, receipt string, fn metadata.
 // that reads the stored map in place, through a view, instead of a copy
 // of it. Stored maps never change, so the function may read one while
 // other writes land.
-func (s *Store) UpdateView(ctx context.Context, userID, receipt string, fn metadata.ViewFunc) error {
+func (s *Store) UpdateView(ctx context.Context, userID, receipt string,
+	fn metadata.ViewFunc) error {
 	return s.write(ctx, userID, receipt, compute{view: fn})
 }
 
