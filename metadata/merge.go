@@ -39,17 +39,7 @@ func (l Limits) maxBytes() int {
 // every other stored key is kept. It never changes stored or patch and
 // never returns either of them; the result shares nested values with its
 // inputs. Merge does not validate: see [Apply].
-func Merge(stored, patch Map) Map {
-	out := cloneTop(stored, len(patch))
-	for k, v := range patch {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
+func Merge(stored, patch Map) Map { return merge(stored, patch, false) }
 
 // Validate checks a patch on its own: every key, at the top level and in
 // every nested map, non-empty, at most [MaxKeyBytes] long, valid UTF-8,
@@ -174,14 +164,14 @@ func ApplySized(stored Map, size int, patch Map, lim Limits) (Map, int,
 	if err := checkSize(stored, patch, size, lim); err != nil {
 		return nil, 0, err
 	}
-	return merge(stored, patch), size, nil
+	return merge(stored, patch, true), size, nil
 }
 
 // applyMeasured is ApplySized for a valid patch on a stored value of
 // unknown size: it measures the whole result. Only the result counts: a
 // stored value that cannot be encoded may be patched away.
 func applyMeasured(stored, patch Map, lim Limits) (Map, int, error) {
-	out := merge(stored, patch)
+	out := merge(stored, patch, true)
 	size := EncodedSize(out)
 	if size < 0 {
 		return nil, 0, errUnencodable
@@ -192,16 +182,20 @@ func applyMeasured(stored, patch Map, lim Limits) (Map, int, error) {
 	return out, size, nil
 }
 
-// merge merges copies of the patch's nested values into a copy of
-// stored, so that the caller keeps no handle on what a store keeps.
-func merge(stored, patch Map) Map {
+// merge merges patch into a copy of stored, as Merge does; with deep,
+// it merges copies of the patch's nested values, so that the caller
+// keeps no handle on what a store keeps.
+func merge(stored, patch Map, deep bool) Map {
 	out := cloneTop(stored, len(patch))
 	for k, v := range patch {
-		if v == nil {
+		switch {
+		case v == nil:
 			delete(out, k)
-			continue
+		case deep:
+			out[k] = cloneValue(v, 1)
+		default:
+			out[k] = v
 		}
-		out[k] = cloneValue(v)
 	}
 	return out
 }

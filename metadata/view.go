@@ -15,64 +15,22 @@ type View struct {
 func ViewOf(m Map) View { return View{m: m} }
 
 // Get returns the value stored under key, and whether there is one. A
-// Map, map[string]any or []any is a deep copy, down to one level below
-// the deepest a valid patch nests ([MaxDepth]), so that even a map that
-// holds itself, which no store keeps, is copied in bounded time: changing
-// the copy changes nothing stored.
+// Map, map[string]any or []any is a deep copy, made as [Clone] makes
+// one: changing it changes nothing stored.
 func (v View) Get(key string) (any, bool) {
 	val, ok := v.m[key]
 	if !ok {
 		return nil, false
 	}
-	return cloneBounded(val, 1), true
-}
-
-// cloneBounded copies v deeply when it is a map or a slice, as
-// cloneValue does, sharing what lies deeper than MaxDepth+1.
-func cloneBounded(v any, depth int) any {
-	if depth > MaxDepth+1 {
-		return v
-	}
-	switch v := v.(type) {
-	case Map:
-		if v != nil {
-			return Map(cloneMapBounded(v, depth))
-		}
-	case map[string]any:
-		if v != nil {
-			return cloneMapBounded(v, depth)
-		}
-	case []any:
-		if v != nil {
-			out := make([]any, len(v))
-			for i, e := range v {
-				out[i] = cloneBounded(e, depth+1)
-			}
-			return out
-		}
-	}
-	return v
-}
-
-func cloneMapBounded(m map[string]any, depth int) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, e := range m {
-		out[k] = cloneBounded(e, depth+1)
-	}
-	return out
+	return cloneValue(val, 1), true
 }
 
 // Len returns how many top-level keys are stored.
 func (v View) Len() int { return len(v.m) }
 
-// Map returns a deep copy of the whole stored value, as deep as Get
-// copies, nil when nothing is stored.
-func (v View) Map() Map {
-	if v.m == nil {
-		return nil
-	}
-	return cloneMapBounded(v.m, 0)
-}
+// Map returns a deep copy of the whole stored value, as [Clone] makes
+// one, nil when nothing is stored.
+func (v View) Map() Map { return Clone(v.m) }
 
 // ViewFunc computes a patch from the user's current app_metadata, as an
 // [UpdateFunc] does, reading it through a [View] instead of a map of its
