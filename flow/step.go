@@ -55,7 +55,7 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		s.Calls = rs.calls[a.firstCall:n:n]
 	}
 	s.AlreadyApplied = a.dups
-	if a.werr != nil && !a.refused && mayPass(a.werr) {
+	if a.werr != nil && mayPass(a.werr) {
 		rs.res.Retry = true
 	}
 	if err == nil && a.werr != nil {
@@ -83,8 +83,12 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 
 // mayPass reports whether a failed metadata write may succeed if tried
 // again: not when the store refused the patch or the user, or holds a
-// value it cannot read, nor when the action misused its API.
+// value it cannot read, nor when the action misused its API or refused
+// its own write.
 func mayPass(err error) bool {
+	if _, ok := errors.AsType[refusal](err); ok {
+		return false
+	}
 	for _, final := range []error{metadata.ErrInvalidPatch,
 		metadata.ErrTooLarge, metadata.ErrUserNotFound, metadata.ErrCorrupt,
 		ErrStepOver, ErrNestedWrite} {
@@ -271,9 +275,7 @@ type stepAPI struct {
 	abandoned bool
 
 	dups     int   // writes found already applied
-	werr     error // the first write that failed,
-	refused  bool  // by its own update function's error
-	fnErr    error // the update function's error, under wmu
+	werr     error // the first write that failed
 	finished bool  // the action has returned,
 	err      error // with this error
 }
@@ -448,7 +450,6 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 
 	// update remembers what an update function returned, to record it.
 	a.fn, a.view, a.patch, a.applied = fn, view, patch, patch
-	a.fnErr = nil
 	var err error
 	if view != nil {
 		if a.viewFn == nil {
@@ -464,14 +465,6 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	}
 	applied := a.applied
 	a.fn, a.view, a.patch, a.applied = nil, nil, nil, nil
-
-	// The store hands back the function's own error unchanged: that is
-	// the action refusing its write, no failure of the store to retry.
-	if err != nil && a.fnErr != nil && errors.Is(err, a.fnErr) {
-		a.mu.Lock()
-		a.refused = a.refused || a.werr == nil
-		a.mu.Unlock()
-	}
 	return a.recordWrite(receipt, patch, applied, err)
 }
 
@@ -491,13 +484,20 @@ func (a *stepAPI) endWrite() {
 func (a *stepAPI) recordWrite(receipt string, patch, applied metadata.Map,
 	err error) error {
 
+	// The action sees its update function's own error as it returned
+	// it; the step keeps it marked as a refusal, which mayPass knows.
+	shown := err
+	if r, ok := err.(refusal); ok {
+		shown = r.err
+	}
+
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
 	// A write the step gave up waiting for records nothing: the run has
 	// moved on, and its calls belong to later steps now.
 	if a.abandoned {
-		return err
+		return shown
 	}
 
 	// A receipt already recorded means an earlier run stored this write:
@@ -511,11 +511,28 @@ func (a *stepAPI) recordWrite(receipt string, patch, applied metadata.Map,
 		return nil
 	}
 	a.append(action.Call{API: action.CallSetAppMetadata, Patch: applied,
-		Err: err})
+		Err: shown})
 	if err != nil && a.werr == nil {
 		a.werr = err
 	}
-	return err
+	return shown
+}
+
+// refusal marks the error an action's own update function returned,
+// which the store hands back unchanged: the action refusing its write,
+// which no retry mends.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
+
+// refused returns err, the error of an update function, marked as a
+// refusal.
+func refused(err error) error {
+	if err == nil {
+		return nil
+	}
+	return refusal{err}
 }
 
 // update is the function a write hands the store: the write's patch,
@@ -527,8 +544,8 @@ func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
 	p, err := a.fn(cur)
-	a.applied, a.fnErr = p, err
-	return p, err
+	a.applied = p
+	return p, refused(err)
 }
 
 // updateView is update for a write of UpdateAppMetadataView.
@@ -536,8 +553,8 @@ func (a *stepAPI) updateView(cur metadata.View) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
 	p, err := a.view(cur)
-	a.applied, a.fnErr = p, err
-	return p, err
+	a.applied = p
+	return p, refused(err)
 }
 
 // bound returns a context for a store call: ctx itself when it is the
