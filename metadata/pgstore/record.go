@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/logoutflow/logoutflow/metadata"
@@ -23,22 +22,13 @@ var _ metadata.ReceiptRecorder = (*Store)(nil)
 // retry that finds the first attempt's commit returns
 // [metadata.ErrDuplicate].
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("pgstore: record %q: %w", userID, err)
-		}
-		err := s.record(ctx, userID, receipt)
-		if err == nil {
-			s.hints.added(userID, receipt)
-		}
-		if !errors.Is(err, errRetry) {
-			return err
-		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("pgstore: record %q: %d attempts: %w",
-				userID, attempt, err)
-		}
+	err := attempts(ctx, "record", userID, func() error {
+		return s.record(ctx, userID, receipt)
+	})
+	if err == nil {
+		s.hints.added(userID, receipt)
 	}
+	return err
 }
 
 // record is one attempt of RecordReceipt.

@@ -81,8 +81,9 @@ const asyncCommitSQL = `SET LOCAL synchronous_commit TO OFF`
 // so that the user's other receipts are never read (starts_with alone
 // keeps the answer right in another collation). The user ID comes
 // twice: $1 is text, $4 has the type of the ID column, which may be
-// another (uuid, bigint). hasReceiptAllSQL reads the receipts of any
-// prefix, for an empty $6; its $7 is unused.
+// another (uuid, bigint). {prefix} is one of the two conditions below:
+// prefixRange, or anyPrefix for an empty $6, which reads the receipts of
+// every prefix (it names $6 and $7 all the same, for their types).
 const hasReceiptSQL = `
 SELECT
 	EXISTS (
@@ -92,8 +93,7 @@ SELECT
 	u.found, u.md,
 	ARRAY (
 		SELECT receipt FROM {receipts}
-		WHERE user_id = $1 AND created_at > $3
-			AND receipt COLLATE "C" >= $6 AND receipt COLLATE "C" < $7
+		WHERE user_id = $1 AND created_at > $3 {prefix}
 			AND starts_with(receipt, $6)
 		LIMIT $5
 	)
@@ -101,6 +101,12 @@ FROM (SELECT) AS one
 LEFT JOIN LATERAL (
 	SELECT true AS found, {md} AS md FROM {users} WHERE {id} = $4
 ) AS u ON true`
+
+// The {prefix} conditions of hasReceiptSQL.
+const (
+	prefixRange = `AND receipt COLLATE "C" >= $6 AND receipt COLLATE "C" < $7`
+	anyPrefix   = `AND $6 = '' AND $7::text IS NULL`
+)
 
 // casSQL is the write of an update computed from a hint, in one
 // statement: the shallow merge, as mergeSQL (or setSQL where nothing is
@@ -187,16 +193,16 @@ func newStatements(opts Options) statements {
 		"{receipts_idx}", pgx.Identifier{idx}.Sanitize(),
 	)
 	st := statements{
-		get:        r.Replace(getSQL),
-		put:        r.Replace(putSQL),
-		lock:       r.Replace(lockSQL),
-		receipt:    r.Replace(receiptSQL),
-		merge:      r.Replace(mergeSQL),
-		set:        r.Replace(setSQL),
-		hasReceipt: r.Replace(hasReceiptSQL),
-		hasReceiptAll: r.Replace(strings.Replace(hasReceiptSQL,
-			`AND receipt COLLATE "C" >= $6 AND receipt COLLATE "C" < $7`,
-			`AND $6 = '' AND $7::text IS NULL`, 1)),
+		get:     r.Replace(getSQL),
+		put:     r.Replace(putSQL),
+		lock:    r.Replace(lockSQL),
+		receipt: r.Replace(receiptSQL),
+		merge:   r.Replace(mergeSQL),
+		set:     r.Replace(setSQL),
+		hasReceipt: r.Replace(strings.Replace(hasReceiptSQL, "{prefix}",
+			prefixRange, 1)),
+		hasReceiptAll: r.Replace(strings.Replace(hasReceiptSQL, "{prefix}",
+			anyPrefix, 1)),
 		recordSeen: r.Replace(recordSeenSQL),
 		record:     r.Replace(recordSQL),
 		cas:        r.Replace(casSQL),

@@ -42,17 +42,28 @@ var errRetry = errors.New("pgstore: transaction failed")
 func (s *Store) Update(ctx context.Context, userID, receipt string,
 	fn metadata.UpdateFunc) error {
 
-	for attempt := 1; ; attempt++ {
+	return attempts(ctx, "update", userID, func() error {
+		return s.update(ctx, userID, receipt, fn)
+	})
+}
+
+// attempts runs attempt until it returns an error that is not marked
+// errRetry, maxAttempts times at most, and ctx has not ended; what names
+// the operation in its errors.
+func attempts(ctx context.Context, what, userID string,
+	attempt func() error) error {
+
+	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("pgstore: update %q: %w", userID, err)
+			return fmt.Errorf("pgstore: %s %q: %w", what, userID, err)
 		}
-		err := s.update(ctx, userID, receipt, fn)
+		err := attempt()
 		if !errors.Is(err, errRetry) {
 			return err
 		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("pgstore: update %q: %d attempts: %w",
-				userID, attempt, err)
+		if n == maxAttempts {
+			return fmt.Errorf("pgstore: %s %q: %d attempts: %w", what,
+				userID, n, err)
 		}
 	}
 }
