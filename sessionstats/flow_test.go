@@ -126,23 +126,9 @@ func TestWorkedExamplesThroughFlow(t *testing.T) {
 				atRevoke, err = store.Get(ctx, uid)
 				return err
 			})
-			runner, err := flow.NewRunner(flow.Options{
+			runner := statsRunner(t, flow.Options{
 				Store: store, Revoker: revoker, Logger: slog.New(logs),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			reg, err := action.NewRegistry(sessionstats.New(
-				sessionstats.Options{Clock: clk}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = runner.Publish(flow.Must(action.Logout, reg,
-				flow.RunCustomAction{Action: sessionstats.Name},
-				flow.RevokeSession{}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			}, clk)
 
 			res, err := runner.Run(ctx, &action.Event{
 				Trigger: action.Logout,
@@ -209,27 +195,14 @@ func TestRetryAfterAmbiguousWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := new(levelMsgs)
-	runner, err := flow.NewRunner(flow.Options{
+	runner := statsRunner(t, flow.Options{
 		Store: &failAfterOnce{Store: mem, prefix: "s1/"},
 		Revoker: flow.RevokerFunc(func(context.Context, string,
 			string) error {
 			return nil
 		}),
 		Logger: slog.New(logs),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := action.NewRegistry(sessionstats.New(
-		sessionstats.Options{Clock: clk}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runner.Publish(flow.Must(action.Logout, reg,
-		flow.RunCustomAction{Action: sessionstats.Name},
-		flow.RevokeSession{})); err != nil {
-		t.Fatal(err)
-	}
+	}, clk)
 	ev := &action.Event{
 		User:    action.User{ID: "u1", LastLoginAt: action.At(login)},
 		Session: action.Session{ID: "s1"},
@@ -258,4 +231,27 @@ func TestRetryAfterAmbiguousWrite(t *testing.T) {
 		f.TotalSessionSeconds != 7200 {
 		t.Errorf("figures = %+v, want 1 session of 7200 s", f)
 	}
+}
+
+// statsRunner returns a runner with opts whose Logout flow is
+// [track-logout-stats, RevokeSession], the action on clk.
+func statsRunner(tb testing.TB, opts flow.Options,
+	clk sessionstats.Clock) *flow.Runner {
+
+	tb.Helper()
+	runner, err := flow.NewRunner(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg, err := action.NewRegistry(sessionstats.New(
+		sessionstats.Options{Clock: clk}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := runner.Publish(flow.Must(action.Logout, reg,
+		flow.RunCustomAction{Action: sessionstats.Name},
+		flow.RevokeSession{})); err != nil {
+		tb.Fatal(err)
+	}
+	return runner
 }

@@ -1272,27 +1272,14 @@ func checkLogoutSucceeds(t *testing.T, ev *action.Event, email string) {
 	// Build the flow, logging as JSON lines and noting the revocation.
 	var logs bytes.Buffer
 	revoked := false
-	runner, err := flow.NewRunner(flow.Options{
+	runner := statsRunner(t, flow.Options{
 		Store: store,
 		Revoker: flow.RevokerFunc(func(context.Context, string, string) error {
 			revoked = true
 			return nil
 		}),
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := action.NewRegistry(sessionstats.New(
-		sessionstats.Options{Clock: clk}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runner.Publish(flow.Must(action.Logout, reg,
-		flow.RunCustomAction{Action: sessionstats.Name},
-		flow.RevokeSession{})); err != nil {
-		t.Fatal(err)
-	}
+	}, clk)
 
 	// The logout succeeds whatever the input held.
 	res, err := runner.Run(ctx, ev)
