@@ -15,7 +15,10 @@ import (
 // allocations of context.WithTimeout. For an inline action (self set)
 // nobody waits: Err reads the clock and the parent, and Done, once
 // asked for, arms a timer and a hook on the parent. An action and a
-// store that only call Err pay for neither.
+// store that only call Err pay for neither. Contexts derived from a
+// step context, and watches such as the one pgx sets on each query's
+// context, register with AfterFunc instead of each starting a
+// goroutine that waits on Done.
 type stepCtx struct {
 	parent   context.Context
 	deadline time.Time
@@ -28,7 +31,15 @@ type stepCtx struct {
 	// stops undoes what Done armed, in self mode.
 	stopTimer  *time.Timer
 	stopParent func() bool
+
+	// afters are the functions AfterFunc registered that have been
+	// neither stopped nor started.
+	afters []*afterFunc
 }
+
+// afterFunc is one function registered by AfterFunc; f is nil once it
+// has been stopped or started.
+type afterFunc struct{ f func() }
 
 // Deadline implements [context.Context]: the step's deadline, or the
 // parent's when it is earlier.
@@ -44,9 +55,7 @@ func (c *stepCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.done == nil {
-		if c.err == nil && c.self {
-			c.err = c.check()
-		}
+		c.pollLocked()
 		if c.err != nil {
 			return closedChan
 		}
@@ -58,9 +67,48 @@ func (c *stepCtx) Done() <-chan struct{} {
 	return c.done
 }
 
+// AfterFunc arranges for f to run in a goroutine of its own once the
+// context has ended, as [context.AfterFunc] does, which calls it: it is
+// what spares derived contexts a goroutine each. The stop it returns
+// unregisters f and reports whether it did so before f was started.
+func (c *stepCtx) AfterFunc(f func()) (stop func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pollLocked()
+	if c.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	if c.self {
+		c.arm()
+	}
+	a := &afterFunc{f: f}
+	c.afters = append(c.afters, a)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if a.f == nil {
+			return false
+		}
+		a.f = nil
+		for i, b := range c.afters {
+			if b == a {
+				last := len(c.afters) - 1
+				c.afters[i], c.afters[last] = c.afters[last], nil
+				c.afters = c.afters[:last]
+				break
+			}
+		}
+		return true
+	}
+}
+
 // arm makes the context end on its own at the deadline or with its
-// parent; mu is held.
+// parent, unless it is armed already; mu is held.
 func (c *stepCtx) arm() {
+	if c.stopTimer != nil {
+		return
+	}
 	c.stopTimer = time.AfterFunc(time.Until(c.deadline), func() {
 		c.end(context.DeadlineExceeded)
 	})
@@ -83,15 +131,21 @@ func (c *stepCtx) check() error {
 	return nil
 }
 
-// Err implements [context.Context].
-func (c *stepCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// pollLocked ends the context, in self mode, once its parent has ended
+// or its deadline has passed; mu is held.
+func (c *stepCtx) pollLocked() {
 	if c.err == nil && c.self {
 		if err := c.check(); err != nil {
 			c.endLocked(err)
 		}
 	}
+}
+
+// Err implements [context.Context].
+func (c *stepCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pollLocked()
 	return c.err
 }
 
@@ -118,6 +172,11 @@ func (c *stepCtx) endLocked(err error) {
 		c.stopTimer.Stop()
 		c.stopParent()
 	}
+	for _, a := range c.afters {
+		go a.f()
+		a.f = nil
+	}
+	c.afters = nil
 }
 
 // closedChan is the Done channel of a step context that ended before

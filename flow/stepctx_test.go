@@ -3,6 +3,8 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -118,4 +120,115 @@ func TestActionContextDoneAtDeadline(t *testing.T) {
 			t.Errorf("step error = %v, want DeadlineExceeded", err)
 		}
 	})
+}
+
+// TestDerivedContexts derives contexts from an action's context, and
+// registers functions on it with context.AfterFunc, as drivers do for
+// each query: none of them starts a goroutine, and each ends, or runs,
+// once the step is over or its deadline has passed.
+func TestDerivedContexts(t *testing.T) {
+	const derived = 100
+	tests := []struct {
+		name    string
+		inline  bool
+		wait    bool  // the action waits on a derived context
+		wantErr error // what the derived contexts end with
+	}{
+		{"step over", false, false, context.Canceled},
+		{"step over, inline", true, false, context.Canceled},
+		{"deadline", false, true, context.DeadlineExceeded},
+		{"deadline, inline", true, true, context.DeadlineExceeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				checkDerived(t, derived, tc.inline, tc.wait, tc.wantErr)
+			})
+		})
+	}
+}
+
+func checkDerived(t *testing.T, derived int, inline, wait bool,
+	wantErr error) {
+
+	var (
+		kids           []context.Context
+		started        int
+		stopped, again bool
+		ran, ranStop   int
+	)
+	act := fnAction("derive", func(ctx context.Context, _ *action.Event,
+		_ action.API) error {
+		before := runtime.NumGoroutine()
+		for range derived {
+			kid, cancel := context.WithCancel(ctx)
+			_ = cancel // ends with the step
+			kids = append(kids, kid)
+		}
+		stop := context.AfterFunc(ctx, func() { ranStop++ })
+		context.AfterFunc(ctx, func() { ran++ })
+		started = runtime.NumGoroutine() - before
+		stopped, again = stop(), stop()
+		if wait {
+			<-kids[0].Done()
+			return kids[0].Err()
+		}
+		return nil
+	})
+	act.Inline = inline
+	fx := setup(t, flow.Options{Timeout: time.Second}, act)
+	fx.publish(t, "derive")
+	if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	synctest.Wait() // for the functions AfterFunc started
+
+	if started != 0 {
+		t.Errorf("deriving %d contexts started %d goroutines, want 0",
+			derived, started)
+	}
+	if !stopped || again {
+		t.Errorf("stop() = %t, then %t; want true, then false", stopped,
+			again)
+	}
+	if ran != 1 || ranStop != 0 {
+		t.Errorf("functions ran %d times, and the stopped one %d; "+
+			"want 1 and 0", ran, ranStop)
+	}
+	for i, kid := range kids {
+		if err := kid.Err(); !errors.Is(err, wantErr) {
+			t.Fatalf("derived context %d: Err() = %v, want %v", i, err,
+				wantErr)
+		}
+	}
+}
+
+// TestAfterFuncOnEndedContext registers a function on the context of a
+// step that is over: it runs at once, and stopping it reports false.
+func TestAfterFuncOnEndedContext(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var kept context.Context
+				act := fnAction("keep", func(ctx context.Context,
+					_ *action.Event, _ action.API) error {
+					kept = ctx
+					return nil
+				})
+				act.Inline = inline
+				fx := setup(t, flow.Options{}, act)
+				fx.publish(t, "keep")
+				if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
+					t.Fatalf("Run() error: %v", err)
+				}
+				ran := 0
+				stop := context.AfterFunc(kept, func() { ran++ })
+				synctest.Wait()
+				if got := stop(); got || ran != 1 {
+					t.Errorf("after the step: ran %d times, stop() = %t; "+
+						"want 1, false", ran, got)
+				}
+			})
+		})
+	}
 }
