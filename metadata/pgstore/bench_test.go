@@ -30,6 +30,9 @@ const benchUsers = 1000
 //   - flow-defer-end: as flow, with [flow.Options.DeferEnd], the time
 //     including the wait for the last end records;
 //   - floor: the UPDATEs go to the 1,000 users in turn;
+//   - read-floor: each floor UPDATE follows a read of the user's value,
+//     a second round trip: the least that a logout which reads before
+//     it writes waits for, so the most such a flow can reach;
 //   - paired, paired-defer-end: a logout and a floor UPDATE in turn.
 func BenchmarkLogout(b *testing.B) {
 	opts := tables(b, connect(b, nil))
@@ -65,6 +68,9 @@ func BenchmarkLogout(b *testing.B) {
 	b.Run("flow-defer-end", logouts(deferred, users))
 	b.Run("floor", func(b *testing.B) {
 		floorUpdates(b, fast.pool, opts.Table, users)
+	})
+	b.Run("read-floor", func(b *testing.B) {
+		readFloorUpdates(b, fast.pool, opts.Table, users)
 	})
 
 	// The same comparison, a logout and an UPDATE in turn, so that both
@@ -152,6 +158,29 @@ func floorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier, users 
 	b.ResetTimer()
 	for i := range b.N {
 		tag, err := pool.Exec(ctx, sql, users[i%len(users)], floorPatch)
+		if err != nil || tag.RowsAffected() != 1 {
+			b.Fatalf("UPDATE = %v, %v", tag, err)
+		}
+	}
+}
+
+// readFloorUpdates runs the floor's b.N UPDATEs, each after a SELECT of
+// the user's value.
+func readFloorUpdates(b *testing.B, pool *pgxpool.Pool, table pgx.Identifier, users []string) {
+	read := `SELECT ` + pgx.Identifier{pgstore.DefaultMetadataColumn}.Sanitize() +
+		` FROM ` + table.Sanitize() +
+		` WHERE ` + pgx.Identifier{pgstore.DefaultIDColumn}.Sanitize() + ` = $1`
+	write := floorSQL(table)
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		var doc []byte
+		if err := pool.QueryRow(ctx, read, users[i%len(users)]).Scan(&doc); err != nil {
+			b.Fatalf("SELECT: %v", err)
+		}
+		tag, err := pool.Exec(ctx, write, users[i%len(users)], floorPatch)
 		if err != nil || tag.RowsAffected() != 1 {
 			b.Fatalf("UPDATE = %v, %v", tag, err)
 		}
