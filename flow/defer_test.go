@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -90,6 +91,93 @@ func TestDeferEndDoesNotWait(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"u1/s1"}, fx.revoked()); diff != "" {
 			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestWaitWhileRunning calls Wait from two goroutines while four others
+// sign out 250 sessions each with the end recorded after Run: the race
+// detector finds nothing, and a last Wait, once the runs are over,
+// leaves every session counted once, revoked once and recorded as
+// ended.
+func TestWaitWhileRunning(t *testing.T) {
+	const workers, each = 4, 250
+	fx, _ := deferred(t)
+	var runs, waits sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range workers {
+		runs.Go(func() {
+			for i := range each {
+				sid := "s" + strconv.Itoa(w*each+i)
+				res, err := fx.runner.Run(t.Context(), event(sid))
+				if err != nil || res.Repeat || len(res.Failed()) != 0 {
+					t.Errorf("Run(%s) = %+v, %v; want a full run", sid,
+						res, err)
+					return
+				}
+			}
+		})
+	}
+	for range 2 {
+		waits.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					fx.runner.Wait()
+				}
+			}
+		})
+	}
+	runs.Wait()
+	close(stop)
+	waits.Wait()
+	fx.runner.Wait()
+
+	if got := fx.count(t); got != workers*each {
+		t.Errorf("stored n = %d, want %d", got, workers*each)
+	}
+	if got := len(fx.revoked()); got != workers*each {
+		t.Errorf("revoked %d sessions, want %d", got, workers*each)
+	}
+	for i := range workers * each {
+		end := "s" + strconv.Itoa(i) + "/end"
+		done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+		if err != nil || !done {
+			t.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done, err)
+		}
+	}
+}
+
+// TestWaitWaitsForTheRecord holds the record of a session's end: Wait,
+// called from two goroutines, returns when the record gives up at the
+// runner's timeout, not before.
+func TestWaitWaitsForTheRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, fs := deferred(t)
+		fs.fault = once("s1/end", hang)
+		start := time.Now()
+		if _, err := fx.runner.Run(context.Background(), event("s1")); err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		var wg sync.WaitGroup
+		waited := make([]time.Duration, 2)
+		for i := range waited {
+			wg.Go(func() {
+				fx.runner.Wait()
+				waited[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		want := []time.Duration{flow.DefaultTimeout, flow.DefaultTimeout}
+		if diff := cmp.Diff(want, waited); diff != "" {
+			t.Errorf("Wait returned after (-want +got):\n%s", diff)
+		}
+		fx.runner.Wait() // nothing left: returns at once
+		if got := time.Since(start); got != flow.DefaultTimeout {
+			t.Errorf("last Wait returned after %v, want %v", got,
+				flow.DefaultTimeout)
 		}
 	})
 }

@@ -230,7 +230,7 @@ type Runner struct {
 	// deferEnd is Options.DeferEnd; pending counts the session ends
 	// being recorded after their Run returned.
 	deferEnd bool
-	pending  sync.WaitGroup
+	pending  pending
 
 	// live maps each trigger to its published flow. The map is never
 	// changed once stored: Publish stores a new one.
@@ -420,8 +420,13 @@ var errGoexit = errors.New("flow: the run of the same session ended " +
 	"its goroutine (runtime.Goexit in an inline action)")
 
 // Wait waits for the session ends that [Options.DeferEnd] left to record
-// after their Run returned. Call it at shutdown, after the last Run.
-func (r *Runner) Wait() { r.pending.Wait() }
+// after their Run returned: it returns once none is left. Call it at
+// shutdown, after the last Run. It may also be called while runs go on,
+// from any number of goroutines: it then returns at a moment when no end
+// is being recorded, which a steady stream of runs may put off for as
+// long as it lasts, and runs that return later may leave ends of their
+// own.
+func (r *Runner) Wait() { r.pending.wait() }
 
 // deferredEnd records the end of the session in a goroutine of its own,
 // then ends the run's flight: until then, a repeat of the session in
@@ -436,9 +441,9 @@ func (r *Runner) deferredEnd(ctx context.Context, key flightKey,
 	// timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
 		r.timeout)
-	r.pending.Add(1)
+	r.pending.add()
 	go func() {
-		defer r.pending.Done()
+		defer r.pending.done()
 		defer cancel()
 		r.recordEnd(ctx, key, receipt)
 		r.flights.finish(key, f, snap, err)
