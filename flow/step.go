@@ -573,16 +573,22 @@ func (a *stepAPI) bound(ctx context.Context) (context.Context, func()) {
 
 // SetCustomClaim implements [action.SessionAPI]. It refuses an empty key
 // and a value that cannot be encoded as JSON, with an error wrapping
-// [ErrInvalidClaim].
+// [ErrInvalidClaim], and, as a write, a claim set once the step's
+// context has ended, with one wrapping [ErrStepOver].
 func (s *sessionAPI) SetCustomClaim(key string, value any) error {
+	a := (*stepAPI)(s)
 	var err error
 	if key == "" {
 		err = fmt.Errorf("%w: empty key", ErrInvalidClaim)
 	} else if verr := metadata.Validate(metadata.Map{key: value}); verr != nil {
 		err = fmt.Errorf("%w: %w", ErrInvalidClaim, verr)
+	} else if cerr := a.ctx.Err(); cerr != nil {
+		// An inline action past its deadline is still running its step:
+		// its claim is refused, as an abandoned action's would be.
+		err = fmt.Errorf("%w: action %q set a claim after its context "+
+			"ended: %w", ErrStepOver, a.name, cerr)
 	}
 
-	a := (*stepAPI)(s)
 	c := action.Call{API: action.CallSetCustomClaim, Key: key, Value: value,
 		Err: err}
 	if !a.record(c) {
