@@ -2,11 +2,15 @@ package session_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/session"
+	"github.com/logoutflow/logoutflow/sessionstats"
 )
 
 // TestStoredWithoutActivity ends a session stored with no last activity:
@@ -93,5 +97,74 @@ func TestTouchAfterRetry(t *testing.T) {
 	f := fx.figures(t, "u1")
 	if f.SessionCount != 1 || f.TotalSessionSeconds != 7200 {
 		t.Errorf("figures = %+v, want 1 session of 7200 s", f)
+	}
+}
+
+// TestSweepCompletesRetriedEnd ends a session, last touched 40 minutes
+// earlier, by a flow whose figures write fails once: the session is
+// revoked and left to retry. The next sweep, a minute later, completes
+// it though it is not idle past the timeout, and measures it as the
+// end would have: a logout up to the moment of the logout, a revocation
+// up to the last activity.
+func TestSweepCompletesRetriedEnd(t *testing.T) {
+	tests := []struct {
+		trigger action.Trigger
+		want    int64 // the session's duration, seconds
+	}{
+		{action.Logout, 3600},
+		{action.Revoke, 1200},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.trigger), func(t *testing.T) {
+			fx := setup(t, session.Options{}, "u1")
+			ctx := t.Context()
+			sw, err := session.NewSweeper(fx.tracker,
+				session.SweeperOptions{IdleTimeout: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx.start(t, "u1", "s1")
+			fx.clk.Add(20 * time.Minute)
+			fx.touch(t, "s1")
+			fx.clk.Add(40 * time.Minute)
+
+			fx.md.fail = []string{"s1/"}
+			res, err := fx.tracker.End(ctx, "s1", tc.trigger)
+			if err != nil || res == nil || !res.Retry {
+				t.Fatalf("End() = %+v, %v; want a result to retry", res,
+					err)
+			}
+			fx.clk.Add(time.Minute)
+			rep, err := sw.Sweep(ctx)
+			if err != nil {
+				t.Fatalf("Sweep() error = %v", err)
+			}
+			if diff := cmp.Diff(session.SweepReport{Completed: 1},
+				rep); diff != "" {
+				t.Errorf("sweep mismatch (-want +got):\n%s", diff)
+			}
+			want := sessionstats.Figures{SessionCount: 1,
+				TotalSessionSeconds: tc.want, LastSessionDuration: tc.want}
+			got := fx.figures(t, "u1")
+			got.LastLogoutAt = time.Time{}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("figures mismatch (-want +got):\n%s", diff)
+			}
+
+			// Completed, the session has ended: the next sweep finds
+			// nothing. The revoker ran at the end and again with the
+			// flow that completed it.
+			rep, err = sw.Sweep(ctx)
+			if err != nil || rep != (session.SweepReport{}) {
+				t.Errorf("next Sweep() = %+v, %v; want nothing done", rep,
+					err)
+			}
+			fx.rev.mu.Lock()
+			revoked := slices.Clone(fx.rev.revoked)
+			fx.rev.mu.Unlock()
+			if diff := cmp.Diff([]string{"s1", "s1"}, revoked); diff != "" {
+				t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -67,11 +67,25 @@ type SweepReport struct {
 	// counted nothing more.
 	Expired, Repeats int
 
-	// Incomplete counts the expired sessions whose flow was revoked but
-	// had a metadata write fail in a way that may pass ([flow.Result]
-	// Retry): they stay live, and the next sweep runs their flow again,
-	// which applies the failed write once. They are not in Expired.
+	// Incomplete counts the sessions whose flow, run by this sweep,
+	// revoked them but had a metadata write fail in a way that may pass
+	// ([flow.Result] Retry): they stay live, and the next sweep runs
+	// their flow again, which applies the failed write once. They are
+	// not in Expired.
 	Incomplete int
+
+	// Completed counts the sessions that a flow had revoked earlier with
+	// a metadata write left to retry (by [Tracker.End], or by an earlier
+	// sweep) and that this sweep completed, whatever their idle time, by
+	// running the flow of the same trigger again. They are not in
+	// Expired. A logout is completed by the expiry flow, measured up to
+	// the moment of the logout, its last activity: its figures are the
+	// logout's, but last_logout_at is this sweep's time and a
+	// track-logout-stats with CountByTrigger counts it under "expire".
+	// The trigger to run again is kept in this process's
+	// memory only: another process's sweeper, or this one's after a
+	// restart, completes the session as an expiry once it is idle.
+	Completed int
 
 	// Active counts the sessions the store found idle but this process
 	// saw active since: they stay live.
@@ -169,9 +183,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		q.StartedBefore = now.Add(-s.maxAge)
 	}
 
+	// First complete the sessions a flow revoked with a write left to
+	// retry, by the trigger that ended them.
+	var rep SweepReport
+	if err := s.complete(ctx, &rep); err != nil {
+		return rep, err
+	}
+
 	// Page through the expired sessions by ID. Those that end leave the
 	// list and those that fail stay, so the cursor moves past both.
-	var rep SweepReport
 	for {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("session: sweep stopped: %w", err)
@@ -241,7 +261,11 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 		return nil
 	}
 
-	res, err := t.end(ctx, t.adopt(r), action.Expire)
+	e := t.adopt(r)
+	if e.retry.Load() != nil {
+		return nil // complete's: this sweep has run its flow already
+	}
+	res, err := t.end(ctx, e, action.Expire)
 	switch {
 	case errors.Is(err, flow.ErrNoFlow):
 		return fmt.Errorf("session: sweep stopped, no session can "+
@@ -263,6 +287,37 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 		rep.Repeats++
 	}
 	rep.Expired++
+	return nil
+}
+
+// complete runs again, by the trigger that ended each, the flows that
+// revoked a session of the tracker but left a metadata write to retry.
+// It returns an error only when the sweep must stop: that trigger has no
+// flow published any more.
+func (s *Sweeper) complete(ctx context.Context, rep *SweepReport) error {
+	t := s.tracker
+	for _, e := range t.retries() {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("session: sweep stopped: %w", err)
+		}
+		trigger := *e.retry.Load()
+		res, err := t.end(ctx, e, trigger)
+		switch {
+		case errors.Is(err, flow.ErrNoFlow):
+			return fmt.Errorf("session: sweep stopped, cannot complete "+
+				"the sessions ended by %s: %w", trigger, err)
+		case err != nil:
+			rep.Failed++
+			s.log(ctx, slog.LevelWarn, "session: cannot complete; next "+
+				"sweep tries again", slog.String(LogKeyUserID, e.userID),
+				slog.String(LogKeySessionID, e.id),
+				slog.Any(LogKeyError, err))
+		case res.Retry:
+			rep.Incomplete++
+		default:
+			rep.Completed++
+		}
+	}
 	return nil
 }
 

@@ -81,7 +81,7 @@ func TestSweepTenThousand(t *testing.T) {
 			first: session.SweepReport{Batches: 10, Expired: 999,
 				Incomplete: 1},
 			counted: 999, finally: 1000,
-			second: session.SweepReport{Batches: 1, Expired: 1},
+			second: session.SweepReport{Completed: 1},
 		},
 	}
 	for _, tc := range tests {

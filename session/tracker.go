@@ -106,8 +106,10 @@ type entry struct {
 
 	// revoked is set when a flow revoked the session but left its end
 	// unrecorded (flow.Result Retry): it waits for the sweeper, and no
-	// touch moves its activity on.
+	// touch moves its activity on. retry is then the trigger whose flow
+	// the sweeper runs again: that flow's, or Expire for a logout.
 	revoked atomic.Bool
+	retry   atomic.Pointer[action.Trigger]
 }
 
 // BUG(logoutflow): A session ended by a flow run straight through the
@@ -311,7 +313,8 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 // When the flow revoked the session but a metadata write failed in a way
 // that may pass ([flow.Result] Retry), End returns the result and no
 // error: the user is signed out, the session stays live in the tracker,
-// and the sweeper's next run of the expiry flow applies the write, once.
+// and the sweeper's next sweep runs a flow again, which applies the
+// write, once (see [SweepReport.Completed]).
 func (t *Tracker) End(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*flow.Result, error) {
 
@@ -468,6 +471,15 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 	// keep the session live, so that the sweeper runs its flow again
 	// and counts it. It was revoked, so no request touches it.
 	if res.Retry {
+		// A logout is the session's last use; its flow, run again later,
+		// would measure up to then: run the expiry's instead, which
+		// measures up to the last activity.
+		again := trigger
+		if trigger == action.Logout {
+			again = action.Expire
+			raise(&e.active, t.clock.Now().UnixNano())
+		}
+		e.retry.CompareAndSwap(nil, &again)
 		e.revoked.Store(true)
 		t.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
 			"write failed; kept for the sweeper to complete", e,
@@ -589,6 +601,23 @@ func (t *Tracker) trim(cutoff time.Time) int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// retries returns the sessions in memory whose flow revoked them but
+// left a metadata write to retry.
+func (t *Tracker) retries() []*entry {
+	var es []*entry
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, e := range sh.m {
+			if e.retry.Load() != nil {
+				es = append(es, e)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return es
 }
 
 // activity returns the last activity this process saw of the session,
