@@ -41,6 +41,10 @@ type flight struct {
 	done chan struct{}
 	res  *Result
 	err  error
+
+	// retake says that the leader's caller gave up before the session
+	// was revoked: the runs that joined run the flow themselves.
+	retake bool
 }
 
 func (fs *flights) init() {
@@ -75,8 +79,10 @@ func (fs *flights) join(k flightKey, mine *flight) (f *flight,
 
 // finish ends the leader's flight with its outcome and wakes the runs
 // that joined it. They get a copy of res, so that the leader's caller
-// owns res alone.
-func (fs *flights) finish(k flightKey, f *flight, res *Result, err error) {
+// owns res alone; or, when retake is set, they run the flow again
+// themselves.
+func (fs *flights) finish(k flightKey, f *flight, res *Result, err error,
+	retake bool) {
 	sh := fs.shard(k)
 	sh.mu.Lock()
 	delete(sh.m, k)
@@ -86,31 +92,41 @@ func (fs *flights) finish(k flightKey, f *flight, res *Result, err error) {
 	if done == nil {
 		return
 	}
-	if res != nil {
-		f.res = res.clone()
+	if retake {
+		f.retake = true
+	} else {
+		if res != nil {
+			f.res = res.clone()
+		}
+		f.err = err
 	}
-	f.err = err
 	close(done)
 }
 
-// wait waits for the flight's leader and returns its outcome as a repeat.
-// When ctx ends first it returns an empty result and ctx's error: the
-// leader's run goes on. done is the flight's, as join returned it.
+// wait waits for the flight's leader and returns its outcome as a repeat,
+// or reports again when the leader's caller gave up before the revoke:
+// the caller must then run the flow itself. When ctx ends first it
+// returns an empty result and ctx's error: the leader's run goes on.
+// done is the flight's, as join returned it.
 func (f *flight) wait(ctx context.Context, done <-chan struct{},
-	trigger action.Trigger, version int) (*Result, error) {
+	trigger action.Trigger, version int) (res *Result, err error,
+	again bool) {
 
 	select {
 	case <-done:
 	case <-ctx.Done():
 		return &Result{Trigger: trigger, Version: version},
 			fmt.Errorf("flow: waiting for the run of the same session: %w",
-				ctx.Err())
+				ctx.Err()), false
+	}
+	if f.retake {
+		return nil, nil, true
 	}
 	if f.res == nil {
 		return &Result{Trigger: trigger, Version: version, Repeat: true},
-			f.err
+			f.err, false
 	}
-	res := f.res.clone()
+	res = f.res.clone()
 	res.Repeat = true
-	return res, f.err
+	return res, f.err, false
 }

@@ -329,7 +329,9 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // A session counts once: a run for a session that has already ended, or
 // that joins a run of the same session under way in this process, runs
 // nothing and returns a result with Repeat set, and no error (or the
-// error of the run it joined). Metadata writes carry receipts, so that a
+// error of the run it joined). A run that joined one whose own caller
+// gave up before the session was revoked (its context ended) runs the
+// flow itself instead. Metadata writes carry receipts, so that a
 // run retried after a failure does not apply a write twice. When a
 // write failed in a way that may pass, the session is revoked but its
 // end is not recorded, and the result has [Result.Retry] set: running the
@@ -389,9 +391,20 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	// keeps the IDs. An action abandoned at its deadline may still be
 	// running when the caller reuses its event.
 	key := rs.key
-	f, done, leader := r.flights.join(key, &rs.flight)
-	if !leader {
-		return f.wait(ctx, done, trigger, p.version)
+	var f *flight
+	for {
+		var (
+			done   <-chan struct{}
+			leader bool
+		)
+		f, done, leader = r.flights.join(key, &rs.flight)
+		if leader {
+			break
+		}
+		res, err, again := f.wait(ctx, done, trigger, p.version)
+		if !again {
+			return res, err
+		}
 	}
 
 	// The flight ends however the run ends: an inline action calling
@@ -401,7 +414,7 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	returned := false
 	defer func() {
 		if !returned {
-			r.flights.finish(key, f, nil, errGoexit)
+			r.flights.finish(key, f, nil, errGoexit, false)
 		}
 	}()
 	res, err := r.run(ctx, ev, trigger, p, rs)
@@ -410,7 +423,11 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 		r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
 		return res, err
 	}
-	r.flights.finish(key, f, res, err)
+
+	// A run stopped by its own caller giving up says nothing of the
+	// session to the runs that joined it: they run the flow themselves.
+	retake := err != nil && ctx.Err() != nil
+	r.flights.finish(key, f, res, err, retake)
 	return res, err
 }
 
@@ -446,7 +463,7 @@ func (r *Runner) deferredEnd(ctx context.Context, key flightKey,
 		defer r.pending.done()
 		defer cancel()
 		r.recordEnd(ctx, key, receipt)
-		r.flights.finish(key, f, snap, err)
+		r.flights.finish(key, f, snap, err, false)
 	}()
 }
 

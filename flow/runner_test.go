@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -679,5 +680,65 @@ func TestActionInTwoBlocks(t *testing.T) {
 		if !errors.Is(err, metadata.ErrDuplicate) {
 			t.Errorf("Update(%s) = %v, want ErrDuplicate", r, err)
 		}
+	}
+}
+
+// TestJoinerTakesOverWhenLeaderGivesUp runs a session's logout whose
+// caller gives up during the action, with a second run of the session,
+// under a live context, waiting for it. The first returns its context's
+// error without revoking; the second then runs the flow itself, as no
+// run had ended the session: it counts the session once, revokes it,
+// and is no repeat. The second run's action is also inline and not.
+func TestJoinerTakesOverWhenLeaderGivesUp(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int32
+				act := fnAction("count", func(ctx context.Context,
+					_ *action.Event, api action.API) error {
+					if calls.Add(1) == 1 {
+						<-ctx.Done() // the first caller gives up here
+						return ctx.Err()
+					}
+					return api.User().UpdateAppMetadata(ctx, increment)
+				})
+				act.Inline = inline
+				fx := setup(t, flow.Options{}, act)
+				fx.publish(t, "count")
+
+				ctx, cancel := context.WithCancel(t.Context())
+				first := make(chan error, 1)
+				go func() {
+					_, err := fx.runner.Run(ctx, event("s1"))
+					first <- err
+				}()
+				synctest.Wait() // the first run waits in its action
+				second := make(chan *flow.Result, 1)
+				go func() {
+					res, err := fx.runner.Run(t.Context(), event("s1"))
+					if err != nil {
+						t.Errorf("second Run() error = %v, want nil", err)
+					}
+					second <- res
+				}()
+				synctest.Wait() // the second joins the first
+				cancel()
+
+				if err := <-first; !errors.Is(err, context.Canceled) {
+					t.Errorf("first Run() error = %v, want Canceled", err)
+				}
+				res := <-second
+				if res == nil || res.Repeat || len(res.Failed()) != 0 {
+					t.Fatalf("second Run() = %+v, want a full run", res)
+				}
+				if got := fx.count(t); got != 1 {
+					t.Errorf("stored n = %d, want 1", got)
+				}
+				if diff := cmp.Diff([]string{"u1/s1"},
+					fx.revoked()); diff != "" {
+					t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+				}
+			})
+		})
 	}
 }
