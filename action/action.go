@@ -76,8 +76,8 @@ type Func func(ctx context.Context, ev *Event, api API) error
 
 // Action is a named piece of Go code that a flow runs.
 type Action struct {
-	// Name identifies the action in a registry and in flows: letters,
-	// digits, '-', '_' and '.', at most 64 bytes.
+	// Name identifies the action in a registry and in flows: ASCII
+	// letters and digits, '-', '_' and '.', at most 64 bytes.
 	Name string
 
 	// Triggers lists the triggers whose flows may run the action.
@@ -96,8 +96,9 @@ type Action struct {
 	// track-logout-stats does: its only waits are store calls, and
 	// stores return when their context ends (metadata.Store requires
 	// it; a store of your own must too). An inline action that returns
-	// after its deadline fails, and its writes after the deadline are
-	// refused, as an action in its own goroutine would see them.
+	// after its deadline fails, and its writes and custom claims after
+	// the deadline are refused, as an action in its own goroutine would
+	// see them.
 	Inline bool
 }
 

@@ -48,7 +48,9 @@ type UserAPI interface {
 // SessionAPI acts on the ending session.
 type SessionAPI interface {
 	// SetCustomClaim sets a claim on the session's current access token.
-	// It never touches the user record.
+	// It never touches the user record. A flow keeps value as given, not
+	// a copy: a map or slice changed after the call changes the run's
+	// Result.Claims too.
 	SetCustomClaim(key string, value any) error
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultMaxBytes is the size limit of a user's whole app_metadata, once
-// encoded as JSON, that applies when [Limits.MaxBytes] is zero.
+// encoded as JSON, that applies when [Limits.MaxBytes] is zero or less.
 const DefaultMaxBytes = 16 << 10
 
 // MaxKeyBytes is the longest key a patch may hold, at any depth, in
@@ -22,7 +22,7 @@ const MaxDepth = 64
 // Limits bounds what a store accepts. The zero value means the defaults.
 type Limits struct {
 	// MaxBytes is the largest encoded size of a user's app_metadata
-	// after a patch is merged; zero means DefaultMaxBytes.
+	// after a patch is merged; zero or less means DefaultMaxBytes.
 	MaxBytes int
 }
 

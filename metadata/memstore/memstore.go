@@ -52,7 +52,10 @@ type Options struct {
 
 	// Retention is how long a receipt is remembered, from the update
 	// that recorded it; zero or less means DefaultRetention. A retried
-	// write that arrives later is applied again.
+	// write that arrives later is applied again. The flow records its
+	// receipts as a session ends, so set it longer than the latest a
+	// repeat or a retry of a logout can arrive after that, whatever the
+	// length of the sessions.
 	Retention time.Duration
 }
 
@@ -125,7 +128,10 @@ func New(opts Options) *Store {
 // Put creates the user, or replaces the user's app_metadata whole, with
 // m after validating it as a patch (see [metadata.Validate]) and checking
 // its size. A nil m creates a user with nothing stored yet. The store
-// keeps a copy of m. The user's receipts are kept.
+// keeps a copy of m. The user's receipts are kept. A Put for a user who
+// exists wipes what updates stored, figures included: call it only for
+// a user known to be new. A Get that finds no user, then a Put, is not
+// safe where two callers may do it at once.
 func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: put %q: %w", userID, err)

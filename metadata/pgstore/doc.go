@@ -7,10 +7,10 @@
 //
 // The store works on a table the auth server already has, one row per
 // user, naming its user ID column and its jsonb column in [Options], or
-// on the default layout that [Store.CreateSchema] creates. Receipts live
-// in a table of the store's own. Every name is quoted as an identifier
-// and every value is a bound parameter: no configured name can change a
-// statement.
+// on the default layout. [Store.CreateSchema] creates the configured
+// table if it is missing, whichever it is. Receipts live in a table of
+// the store's own. Every name is quoted as an identifier and every value
+// is a bound parameter: no configured name can change a statement.
 //
 // # Writes
 //

@@ -58,11 +58,19 @@ type Options struct {
 
 	// IDColumn is Table's user ID column, with a unique index, of any
 	// type whose text form is the user ID (text, uuid, bigint); empty
-	// means DefaultIDColumn.
+	// means DefaultIDColumn. Nothing checks that it is unique. If
+	// several rows share an ID, Put fails for any ID (its ON CONFLICT
+	// needs a unique index), Get returns one of the rows, and an update
+	// writes its patch, computed from one row's value, to that row alone
+	// or to every row of the ID: counts split between the rows, or one
+	// row's figures overwrite the others'.
 	IDColumn string
 
 	// MetadataColumn is Table's jsonb column holding app_metadata;
-	// empty means DefaultMetadataColumn.
+	// empty means DefaultMetadataColumn. It must be jsonb: the store
+	// merges and compares values with jsonb operators, which a json or
+	// text column lacks, so that with one every logout's write fails
+	// (operator does not exist), though Put and Get work.
 	MetadataColumn string
 
 	// ReceiptsTable holds the receipts of [Store.Update]; nil means
@@ -78,8 +86,10 @@ type Options struct {
 
 	// Retention is how long a receipt counts, from the update that
 	// recorded it; zero or less means DefaultRetention. A retried write
-	// that arrives later is applied again. [Store.Prune] deletes what
-	// has expired.
+	// that arrives later is applied again. The flow records its
+	// receipts as a session ends, so set it longer than the latest a
+	// repeat or a retry of a logout can arrive after that, whatever the
+	// length of the sessions. [Store.Prune] deletes what has expired.
 	Retention time.Duration
 
 	// DurableEmptyUpdates makes an update whose patch is empty, which
@@ -178,11 +188,15 @@ func checkNames(opts Options) error {
 	return nil
 }
 
-// CreateSchema creates the tables of the default layout where they do not
-// exist yet: Table with a text primary key and a jsonb column, and
-// ReceiptsTable with an index for [Store.Prune]. It creates the tables
-// only, not the PostgreSQL schema that holds them. It is safe to call at
-// every start, from several replicas at once.
+// CreateSchema creates the tables that do not exist yet: Table, with
+// IDColumn as a text primary key and MetadataColumn as jsonb, and
+// ReceiptsTable with an index for [Store.Prune]. It creates the
+// configured Table if it is missing, whatever its name: with a misspelt
+// Table, it creates a new, empty table, which the store then uses. A
+// server whose users table is its own should call it only if it wants
+// that, or check its names first. It creates the tables only, not the
+// PostgreSQL schema that holds them. It is safe to call at every start,
+// from several replicas at once.
 func (s *Store) CreateSchema(ctx context.Context) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -207,7 +221,10 @@ func (s *Store) CreateSchema(ctx context.Context) error {
 // its size. A nil m stores SQL NULL: nothing stored yet. The user's
 // receipts are kept. Put is for seeding and tests; an auth server's
 // existing table, whose other columns may need values, gets its users
-// from the auth server.
+// from the auth server. A Put for a user who exists wipes what updates
+// stored, figures included: call it only for a user known to be new. To
+// create a row only if it is missing, use the server's own INSERT ...
+// ON CONFLICT DO NOTHING.
 func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 	var doc []byte
 	if m != nil {
