@@ -8,8 +8,9 @@
 // The store works on a table the auth server already has, one row per
 // user, naming its user ID column and its jsonb column in [Options], or
 // on the default layout. [Store.CreateSchema] creates the configured
-// table if it is missing, whichever it is. Receipts live in a table of
-// the store's own. Every name is quoted as an identifier and every value
+// table if it is missing, whichever it is; [Store.CheckSchema] checks,
+// creating nothing, that the tables fit the store (a jsonb column, a
+// unique ID). Receipts live in a table of the store's own. Every name is quoted as an identifier and every value
 // is a bound parameter: no configured name can change a statement.
 //
 // # Writes

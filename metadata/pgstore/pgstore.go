@@ -58,12 +58,12 @@ type Options struct {
 
 	// IDColumn is Table's user ID column, with a unique index, of any
 	// type whose text form is the user ID (text, uuid, bigint); empty
-	// means DefaultIDColumn. Nothing checks that it is unique. If
-	// several rows share an ID, Put fails for any ID (its ON CONFLICT
-	// needs a unique index), Get returns one of the rows, and an update
-	// writes its patch, computed from one row's value, to that row alone
-	// or to every row of the ID: counts split between the rows, or one
-	// row's figures overwrite the others'.
+	// means DefaultIDColumn. Only [Store.CheckSchema] checks that it is
+	// unique. If several rows share an ID, Put fails for any ID (its ON
+	// CONFLICT needs a unique index), Get returns one of the rows, and
+	// an update writes its patch, computed from one row's value, to that
+	// row alone or to every row of the ID: counts split between the
+	// rows, or one row's figures overwrite the others'.
 	IDColumn string
 
 	// MetadataColumn is Table's jsonb column holding app_metadata;
@@ -71,6 +71,7 @@ type Options struct {
 	// merges and compares values with jsonb operators, which a json or
 	// text column lacks, so that with one every logout's write fails
 	// (operator does not exist), though Put and Get work.
+	// [Store.CheckSchema] reports such a column.
 	MetadataColumn string
 
 	// ReceiptsTable holds the receipts of [Store.Update]; nil means
@@ -111,6 +112,13 @@ type Store struct {
 	durable   bool // DurableEmptyUpdates
 	sql       statements
 	hints     hints
+	names     names
+}
+
+// names are the store's tables and columns, as Options gave them.
+type names struct {
+	table, receipts pgx.Identifier
+	id, md          string
 }
 
 var _ metadata.Store = (*Store)(nil)
@@ -146,6 +154,8 @@ func New(pool *pgxpool.Pool, opts Options) (*Store, error) {
 		retention: opts.Retention,
 		durable:   opts.DurableEmptyUpdates,
 		sql:       newStatements(opts),
+		names: names{table: opts.Table, receipts: opts.ReceiptsTable,
+			id: opts.IDColumn, md: opts.MetadataColumn},
 	}
 	if s.clock == nil {
 		s.clock = clock.New()
@@ -190,13 +200,15 @@ func checkNames(opts Options) error {
 
 // CreateSchema creates the tables that do not exist yet: Table, with
 // IDColumn as a text primary key and MetadataColumn as jsonb, and
-// ReceiptsTable with an index for [Store.Prune]. It creates the
-// configured Table if it is missing, whatever its name: with a misspelt
-// Table, it creates a new, empty table, which the store then uses. A
-// server whose users table is its own should call it only if it wants
-// that, or check its names first. It creates the tables only, not the
-// PostgreSQL schema that holds them. It is safe to call at every start,
-// from several replicas at once.
+// ReceiptsTable with an index for [Store.Prune]; then it checks that
+// the tables fit the store, as [Store.CheckSchema] does, and returns its
+// error. It creates the configured Table if it is missing, whatever its
+// name: with a misspelt Table, it creates a new, empty table, which the
+// store then uses. A server whose users table is its own should call it
+// only if it wants that, or check its names first (CheckSchema alone
+// creates nothing). It creates the tables only, not the PostgreSQL
+// schema that holds them. It is safe to call at every start, from
+// several replicas at once.
 func (s *Store) CreateSchema(ctx context.Context) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -213,7 +225,7 @@ func (s *Store) CreateSchema(ctx context.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: create schema: %w", err)
 	}
-	return nil
+	return s.CheckSchema(ctx)
 }
 
 // Put creates the user, or replaces the user's app_metadata whole, with
