@@ -3,10 +3,12 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
@@ -228,3 +230,13 @@ func (h *records) all() []logged {
 
 // errInjected is the error of the faults tests inject.
 var errInjected = errors.New("injected fault")
+
+// bothModes runs test twice, as subtests each in a synctest bubble of
+// its own: for actions in a goroutine of their own, then inline.
+func bothModes(t *testing.T, test func(t *testing.T, inline bool)) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { test(t, inline) })
+		})
+	}
+}

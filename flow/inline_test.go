@@ -3,7 +3,6 @@ package flow_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -278,36 +277,32 @@ func TestActionGoexit(t *testing.T) {
 // not, and only the first reaches the result.
 func TestClaimAfterDeadline(t *testing.T) {
 	const timeout = time.Second
-	for _, inline := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				late := make(chan error, 1)
-				claim := fnAction("claim", func(_ context.Context,
-					_ *action.Event, api action.API) error {
-					if err := api.Session().SetCustomClaim("before",
-						1); err != nil {
-						return err
-					}
-					time.Sleep(2 * timeout) // ignoring its context
-					late <- api.Session().SetCustomClaim("after", 2)
-					return nil
-				})
-				claim.Inline = inline
-				fx := setup(t, flow.Options{Timeout: timeout}, claim)
-				fx.publish(t, "claim")
-				res, err := fx.runner.Run(t.Context(), event("s1"))
-				if err != nil {
-					t.Fatalf("Run() error: %v", err)
-				}
-				if err := <-late; !errors.Is(err, flow.ErrStepOver) {
-					t.Errorf("late SetCustomClaim() = %v, want ErrStepOver",
-						err)
-				}
-				want := map[string]any{"before": 1}
-				if diff := cmp.Diff(want, res.Claims); diff != "" {
-					t.Errorf("claims mismatch (-want +got):\n%s", diff)
-				}
-			})
+	bothModes(t, func(t *testing.T, inline bool) {
+		late := make(chan error, 1)
+		claim := fnAction("claim", func(_ context.Context,
+			_ *action.Event, api action.API) error {
+			if err := api.Session().SetCustomClaim("before",
+				1); err != nil {
+				return err
+			}
+			time.Sleep(2 * timeout) // ignoring its context
+			late <- api.Session().SetCustomClaim("after", 2)
+			return nil
 		})
-	}
+		claim.Inline = inline
+		fx := setup(t, flow.Options{Timeout: timeout}, claim)
+		fx.publish(t, "claim")
+		res, err := fx.runner.Run(t.Context(), event("s1"))
+		if err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		if err := <-late; !errors.Is(err, flow.ErrStepOver) {
+			t.Errorf("late SetCustomClaim() = %v, want ErrStepOver",
+				err)
+		}
+		want := map[string]any{"before": 1}
+		if diff := cmp.Diff(want, res.Claims); diff != "" {
+			t.Errorf("claims mismatch (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -690,55 +690,51 @@ func TestActionInTwoBlocks(t *testing.T) {
 // run had ended the session: it counts the session once, revokes it,
 // and is no repeat. The second run's action is also inline and not.
 func TestJoinerTakesOverWhenLeaderGivesUp(t *testing.T) {
-	for _, inline := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				var calls atomic.Int32
-				act := fnAction("count", func(ctx context.Context,
-					_ *action.Event, api action.API) error {
-					if calls.Add(1) == 1 {
-						<-ctx.Done() // the first caller gives up here
-						return ctx.Err()
-					}
-					return api.User().UpdateAppMetadata(ctx, increment)
-				})
-				act.Inline = inline
-				fx := setup(t, flow.Options{}, act)
-				fx.publish(t, "count")
-
-				ctx, cancel := context.WithCancel(t.Context())
-				first := make(chan error, 1)
-				go func() {
-					_, err := fx.runner.Run(ctx, event("s1"))
-					first <- err
-				}()
-				synctest.Wait() // the first run waits in its action
-				second := make(chan *flow.Result, 1)
-				go func() {
-					res, err := fx.runner.Run(t.Context(), event("s1"))
-					if err != nil {
-						t.Errorf("second Run() error = %v, want nil", err)
-					}
-					second <- res
-				}()
-				synctest.Wait() // the second joins the first
-				cancel()
-
-				if err := <-first; !errors.Is(err, context.Canceled) {
-					t.Errorf("first Run() error = %v, want Canceled", err)
-				}
-				res := <-second
-				if res == nil || res.Repeat || len(res.Failed()) != 0 {
-					t.Fatalf("second Run() = %+v, want a full run", res)
-				}
-				if got := fx.count(t); got != 1 {
-					t.Errorf("stored n = %d, want 1", got)
-				}
-				if diff := cmp.Diff([]string{"u1/s1"},
-					fx.revoked()); diff != "" {
-					t.Errorf("revoked mismatch (-want +got):\n%s", diff)
-				}
-			})
+	bothModes(t, func(t *testing.T, inline bool) {
+		var calls atomic.Int32
+		act := fnAction("count", func(ctx context.Context,
+			_ *action.Event, api action.API) error {
+			if calls.Add(1) == 1 {
+				<-ctx.Done() // the first caller gives up here
+				return ctx.Err()
+			}
+			return api.User().UpdateAppMetadata(ctx, increment)
 		})
-	}
+		act.Inline = inline
+		fx := setup(t, flow.Options{}, act)
+		fx.publish(t, "count")
+
+		ctx, cancel := context.WithCancel(t.Context())
+		first := make(chan error, 1)
+		go func() {
+			_, err := fx.runner.Run(ctx, event("s1"))
+			first <- err
+		}()
+		synctest.Wait() // the first run waits in its action
+		second := make(chan *flow.Result, 1)
+		go func() {
+			res, err := fx.runner.Run(t.Context(), event("s1"))
+			if err != nil {
+				t.Errorf("second Run() error = %v, want nil", err)
+			}
+			second <- res
+		}()
+		synctest.Wait() // the second joins the first
+		cancel()
+
+		if err := <-first; !errors.Is(err, context.Canceled) {
+			t.Errorf("first Run() error = %v, want Canceled", err)
+		}
+		res := <-second
+		if res == nil || res.Repeat || len(res.Failed()) != 0 {
+			t.Fatalf("second Run() = %+v, want a full run", res)
+		}
+		if got := fx.count(t); got != 1 {
+			t.Errorf("stored n = %d, want 1", got)
+		}
+		if diff := cmp.Diff([]string{"u1/s1"},
+			fx.revoked()); diff != "" {
+			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+		}
+	})
 }

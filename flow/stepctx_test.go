@@ -3,7 +3,6 @@ package flow_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"testing"
 	"testing/synctest"
@@ -206,29 +205,25 @@ func checkDerived(t *testing.T, derived int, inline, wait bool,
 // TestAfterFuncOnEndedContext registers a function on the context of a
 // step that is over: it runs at once, and stopping it reports false.
 func TestAfterFuncOnEndedContext(t *testing.T) {
-	for _, inline := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inline=%t", inline), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				var kept context.Context
-				act := fnAction("keep", func(ctx context.Context,
-					_ *action.Event, _ action.API) error {
-					kept = ctx
-					return nil
-				})
-				act.Inline = inline
-				fx := setup(t, flow.Options{}, act)
-				fx.publish(t, "keep")
-				if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
-					t.Fatalf("Run() error: %v", err)
-				}
-				ran := 0
-				stop := context.AfterFunc(kept, func() { ran++ })
-				synctest.Wait()
-				if got := stop(); got || ran != 1 {
-					t.Errorf("after the step: ran %d times, stop() = %t; "+
-						"want 1, false", ran, got)
-				}
-			})
+	bothModes(t, func(t *testing.T, inline bool) {
+		var kept context.Context
+		act := fnAction("keep", func(ctx context.Context,
+			_ *action.Event, _ action.API) error {
+			kept = ctx
+			return nil
 		})
-	}
+		act.Inline = inline
+		fx := setup(t, flow.Options{}, act)
+		fx.publish(t, "keep")
+		if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
+			t.Fatalf("Run() error: %v", err)
+		}
+		ran := 0
+		stop := context.AfterFunc(kept, func() { ran++ })
+		synctest.Wait()
+		if got := stop(); got || ran != 1 {
+			t.Errorf("after the step: ran %d times, stop() = %t; "+
+				"want 1, false", ran, got)
+		}
+	})
 }
