@@ -168,3 +168,101 @@ func TestSweepCompletesRetriedEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestEndAgainAfterRetry signs out a session whose figures write fails
+// once, then ends it again ten minutes later, by each trigger: the
+// second End completes the first, measured up to the sign-out whatever
+// its trigger, and counts the session once.
+func TestEndAgainAfterRetry(t *testing.T) {
+	for _, again := range action.SessionEnds() {
+		t.Run(string(again), func(t *testing.T) {
+			fx := setup(t, session.Options{}, "u1")
+			ctx := t.Context()
+			fx.start(t, "u1", "s1")
+			fx.clk.Add(2 * time.Hour)
+			fx.md.fail = []string{"s1/"}
+			res, err := fx.tracker.End(ctx, "s1", action.Logout)
+			if err != nil || res == nil || !res.Retry {
+				t.Fatalf("End() = %+v, %v; want a result to retry", res,
+					err)
+			}
+			fx.clk.Add(10 * time.Minute)
+			res, err = fx.tracker.End(ctx, "s1", again)
+			if err != nil || res == nil || res.Retry || res.Repeat {
+				t.Fatalf("End(%s) = %+v, %v; want a full run", again, res,
+					err)
+			}
+			want := sessionstats.Figures{SessionCount: 1,
+				TotalSessionSeconds: 7200, LastSessionDuration: 7200}
+			got := fx.figures(t, "u1")
+			got.LastLogoutAt = time.Time{}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("figures mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSweepReportsRetries checks what sweeps report of a session signed
+// out with its figures write left to retry, listed by the store as idle
+// though this process saw it signed out a minute ago.
+func TestSweepReportsRetries(t *testing.T) {
+	tests := []struct {
+		name  string
+		fails int  // further failures of the figures write
+		other bool // the session's flow is run to its end elsewhere first
+		want  []session.SweepReport
+	}{
+		{name: "completed", want: []session.SweepReport{
+			{Completed: 1}, {}}},
+		{name: "fails again", fails: 1, want: []session.SweepReport{
+			{Batches: 1, Incomplete: 1}, {Completed: 1}, {}}},
+		{name: "completed elsewhere", other: true, want: []session.SweepReport{
+			{Completed: 1, Repeats: 1}, {}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := setup(t, session.Options{}, "u1")
+			ctx := t.Context()
+			sw, err := session.NewSweeper(fx.tracker,
+				session.SweeperOptions{IdleTimeout: 30 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx.start(t, "u1", "s1")
+			fx.clk.Add(time.Hour)
+			fx.md.fail = []string{"s1/"}
+			if res, err := fx.tracker.End(ctx, "s1", action.Logout); err != nil ||
+				!res.Retry {
+				t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
+			}
+			for range tc.fails {
+				fx.md.fail = append(fx.md.fail, "s1/")
+			}
+			if tc.other {
+				ev, err := fx.tracker.Event(ctx, "s1", action.Expire)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := fx.runner.Run(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fx.clk.Add(time.Minute)
+			var got []session.SweepReport
+			for range tc.want {
+				rep, err := sw.Sweep(ctx)
+				if err != nil {
+					t.Fatalf("Sweep() error = %v", err)
+				}
+				got = append(got, rep)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("sweeps mismatch (-want +got):\n%s", diff)
+			}
+			if n := fx.figures(t, "u1").SessionCount; n != 1 {
+				t.Errorf("session count = %d, want 1", n)
+			}
+		})
+	}
+}

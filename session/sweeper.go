@@ -59,12 +59,14 @@ type Sweeper struct {
 
 // SweepReport says what one sweep did.
 type SweepReport struct {
-	// Batches is how many pages of sessions the sweep read.
+	// Batches is how many pages of expired sessions the sweep read, not
+	// counting the empty page that ends the listing.
 	Batches int
 
-	// Expired counts the sessions the sweep ended; Repeats, among them,
-	// those that had already ended by an earlier run of a flow, which
-	// counted nothing more.
+	// Expired counts the sessions the sweep ended; Repeats, among them
+	// and among Completed, those that had already ended by an earlier
+	// run of a flow, here or in another process, which counted nothing
+	// more.
 	Expired, Repeats int
 
 	// Incomplete counts the sessions whose flow, run by this sweep,
@@ -99,7 +101,9 @@ type SweepReport struct {
 	// Forgotten counts the sessions this process stopped keeping in
 	// memory: idle past the timeout, with no activity left to write,
 	// typically ended by another process. They are not ended by this:
-	// the store still has them as they are.
+	// the store still has them as they are. One that failed to end in
+	// this sweep may be among them: the next sweep reads it back from
+	// the store.
 	Forgotten int
 }
 
@@ -249,8 +253,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 	rep *SweepReport) error {
 
-	// The store's activity may be an interval stale; memory's is not.
+	// A session revoked with a write left to retry is complete's, which
+	// has run its flow in this sweep already.
 	t := s.tracker
+	e := t.adopt(r)
+	if e.retry.Load() != nil {
+		return nil
+	}
+
+	// The store's activity may be an interval stale; memory's is not.
 	active := r.LastActive
 	if seen := t.activity(r.ID); seen.After(active) {
 		active = seen
@@ -261,10 +272,6 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 		return nil
 	}
 
-	e := t.adopt(r)
-	if e.retry.Load() != nil {
-		return nil // complete's: this sweep has run its flow already
-	}
 	res, err := t.end(ctx, e, action.Expire)
 	switch {
 	case errors.Is(err, flow.ErrNoFlow):
@@ -314,6 +321,9 @@ func (s *Sweeper) complete(ctx context.Context, rep *SweepReport) error {
 				slog.Any(LogKeyError, err))
 		case res.Retry:
 			rep.Incomplete++
+		case res.Repeat:
+			rep.Completed++
+			rep.Repeats++
 		default:
 			rep.Completed++
 		}

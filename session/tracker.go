@@ -196,9 +196,9 @@ func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
 //
 // A touch after the session ended changes nothing and returns an error
 // wrapping [ErrEnded] or [ErrUnknown]; so does a touch of a session
-// never started. Such a touch reads the store each time (see the TODO
-// below): a storm of requests with a stale or forged cookie is a storm
-// of store reads. A failed write returns its error; the next touch
+// never started. Such a touch reads the store each time (a negative
+// cache is still to be written): a storm of requests with a stale or
+// forged cookie is a storm of store reads. A failed write returns its error; the next touch
 // tries again.
 func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 	e := t.lookup(sessionID)
@@ -314,7 +314,9 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 // that may pass ([flow.Result] Retry), End returns the result and no
 // error: the user is signed out, the session stays live in the tracker,
 // and the sweeper's next sweep runs a flow again, which applies the
-// write, once (see [SweepReport.Completed]).
+// write, once (see [SweepReport.Completed]). An End of such a session
+// before that sweep completes it the same way, whatever its trigger:
+// by the flow the sweep would run, measured as the first End was.
 func (t *Tracker) End(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*flow.Result, error) {
 
@@ -334,6 +336,13 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 		return nil, err
 	case ended:
 		return &flow.Result{Trigger: trigger, Repeat: true}, nil
+	}
+
+	// A session revoked with a write left to retry has ended already:
+	// this call completes that end, as the sweeper would, measured as
+	// it was, not up to now.
+	if again := e.retry.Load(); again != nil {
+		trigger = *again
 	}
 	return t.end(ctx, e, trigger)
 }
@@ -403,8 +412,9 @@ func (t *Tracker) hasEnded(ctx context.Context, sessionID string) (bool,
 // EndAll ends every live session of the user by trigger, as
 // [Tracker.End] does for each: Revoke for "sign out everywhere" or an
 // administrator's revocation. It returns how many it ended (not those
-// another run had ended already), and the errors of those that did not
-// end, joined. Sessions are read from the store, so
+// another run had ended already, nor those whose flow revoked them but
+// left a metadata write to retry, which the next sweep completes), and
+// the errors of those that did not end, joined. Sessions are read from the store, so
 // those of other processes end too. For "sign out everywhere", end the
 // session the user clicked from by [action.Logout] first: it is a
 // sign-out.
