@@ -32,15 +32,17 @@
 //		the action to run; track-logout-stats is the one known.
 //	-now TIME
 //		the clock's time during the run, in any form last_login_at
-//		accepts (2026-05-20T10:00:00.000Z); the wall clock by default.
+//		accepts (2026-05-20T10:00:00.000Z); the wall clock by default,
+//		or when TIME is empty.
 //	-min-duration DURATION
 //		track-logout-stats's short-session threshold, as a Go
-//		duration (90s, 2m); 1m by default, 0 records every session.
+//		duration (90s, 2m), not negative; 1m by default, 0 records
+//		every session.
 //
 // The exit status is 0 when the action ran, warnings included; 1 when it
 // returned an error or panicked (the calls are printed all the same); and
 // 2 for unusable input, with nothing on standard output: a bad flag, an
-// unknown action, a bad -now, input that is not an event, an event a flow
+// unknown action, a bad -now, a negative -min-duration, input that is not an event, an event a flow
 // would refuse (no user.user_id or no session.session_id, or one that
 // [github.com/logoutflow/logoutflow/action.CheckID] refuses), app_metadata
 // that [github.com/logoutflow/logoutflow/metadata.Validate] refuses (no

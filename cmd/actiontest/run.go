@@ -84,8 +84,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, wall clock.Cl
 		return fail(stderr, exitBadInput, "%s; known actions: %s",
 			unknownAction(*name), strings.Join(knownActions(), ", "))
 	}
+	if *minDuration < 0 {
+		return fail(stderr, exitBadInput, "bad -min-duration %v: want 0 "+
+			"or more", *minDuration)
+	}
 	cfg := config{clock: wall, minDuration: *minDuration}
-	if *minDuration <= 0 {
+	if *minDuration == 0 {
 		cfg.minDuration = -1 // sessionstats: record every session
 	}
 	if *nowText != "" {
@@ -273,11 +277,11 @@ Flags:
   -now TIME
         the clock's time during the run, as RFC 3339
         (2026-05-20T10:00:00.000Z) or any form last_login_at accepts;
-        the wall clock by default
+        the wall clock by default, or when TIME is empty
   -min-duration DURATION
         track-logout-stats: a shorter session is counted but recorded
-        as 0 s; a Go duration (90s, 2m); 1m by default; 0 records every
-        session
+        as 0 s; a Go duration (90s, 2m), not negative; 1m by default;
+        0 records every session
   -h
         print this help
 

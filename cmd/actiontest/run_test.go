@@ -459,6 +459,13 @@ func TestBadInput(t *testing.T) {
 				"-min-duration: parse error (see -h)\n",
 		},
 		{
+			name:  "a negative -min-duration",
+			args:  []string{tls, "-min-duration", "-5s"},
+			stdin: specEvent,
+			wantStderr: "actiontest: bad -min-duration -5s: want 0 or " +
+				"more\n",
+		},
+		{
 			name:  "an unknown flag",
 			args:  []string{tls, "-verbose"},
 			stdin: specEvent,
