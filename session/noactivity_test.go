@@ -204,8 +204,8 @@ func TestEndAgainAfterRetry(t *testing.T) {
 }
 
 // TestSweepReportsRetries checks what sweeps report of a session signed
-// out with its figures write left to retry, listed by the store as idle
-// though this process saw it signed out a minute ago.
+// out with its figures write left to retry, once it is idle past the
+// timeout, so that the store lists it too: each sweep runs its flow once.
 func TestSweepReportsRetries(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -248,7 +248,7 @@ func TestSweepReportsRetries(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			fx.clk.Add(time.Minute)
+			fx.clk.Add(31 * time.Minute)
 			var got []session.SweepReport
 			for range tc.want {
 				rep, err := sw.Sweep(ctx)
@@ -262,6 +262,88 @@ func TestSweepReportsRetries(t *testing.T) {
 			}
 			if n := fx.figures(t, "u1").SessionCount; n != 1 {
 				t.Errorf("session count = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// TestRetryInOtherProcesses signs out, at 60 min, a session last touched
+// at 20 min, whose figures write fails once, in one process. Another
+// process sharing the stores (or the first one, restarted) then touches
+// it and starts it again, or not, and sweeps an hour later. The store
+// has the session revoked: the touches and the start change nothing, and
+// the sweep completes it, measured up to the sign-out, 3600 s, counted
+// once: through its memory when a touch read it, through the store's
+// listing of idle sessions when not.
+func TestRetryInOtherProcesses(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after bool // the other process touches it before, after
+		want          session.SweepReport
+	}{
+		{"touched before and after", true, true,
+			session.SweepReport{Completed: 1}},
+		{"touched after", false, true, session.SweepReport{Completed: 1}},
+		{"never touched", false, false,
+			session.SweepReport{Batches: 1, Completed: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := setup(t, session.Options{}, "u1")
+			ctx := t.Context()
+			other, err := session.NewTracker(session.Options{
+				Runner: fx.newRunner(t), Store: fx.sessions, Clock: fx.clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx.start(t, "u1", "s1")
+			fx.clk.Add(20 * time.Minute)
+			fx.touch(t, "s1")
+			if tc.before {
+				if err := other.Touch(ctx, "s1"); err != nil {
+					t.Fatalf("other Touch() = %v", err)
+				}
+			}
+			fx.clk.Add(40 * time.Minute)
+			fx.md.fail = []string{"s1/"}
+			res, err := fx.tracker.End(ctx, "s1", action.Logout)
+			if err != nil || res == nil || !res.Retry {
+				t.Fatalf("End() = %+v, %v; want a result to retry", res,
+					err)
+			}
+
+			for range 12 {
+				fx.clk.Add(5 * time.Minute)
+				if !tc.after {
+					continue
+				}
+				err := other.Touch(ctx, "s1")
+				if !errors.Is(err, session.ErrEnded) {
+					t.Fatalf("other Touch() = %v, want ErrEnded", err)
+				}
+				if err := other.Start(ctx, "u1", "s1"); !errors.Is(err,
+					session.ErrEnded) {
+					t.Fatalf("other Start() = %v, want ErrEnded", err)
+				}
+			}
+			sw, err := session.NewSweeper(other,
+				session.SweeperOptions{IdleTimeout: 30 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := sw.Sweep(ctx)
+			if err != nil {
+				t.Fatalf("Sweep() error = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, rep); diff != "" {
+				t.Errorf("sweep mismatch (-want +got):\n%s", diff)
+			}
+			want := sessionstats.Figures{SessionCount: 1,
+				TotalSessionSeconds: 3600, LastSessionDuration: 3600}
+			got := fx.figures(t, "u1")
+			got.LastLogoutAt = time.Time{}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("figures mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}

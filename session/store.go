@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/logoutflow/logoutflow/action"
 )
 
 // Record is what a [Store] keeps of one session.
@@ -28,6 +30,15 @@ type Record struct {
 
 	// Ended is when the session ended; zero while it is live.
 	Ended time.Time
+
+	// Revoked is when a flow revoked the live session but left a
+	// metadata write to retry ([flow.Result] Retry); zero otherwise.
+	// Such a session takes no more activity, and a sweeper, in any
+	// process, completes it by running the flow of Completion. (A
+	// store that does not keep the two leaves the session to the
+	// process that revoked it.)
+	Revoked    time.Time
+	Completion action.Trigger
 }
 
 // Query selects live sessions from a [Store]. Its zero value selects
@@ -62,7 +73,10 @@ type Store interface {
 	// moves forward, Start and UserID stay as first stored, and a
 	// non-zero Ended ends it. A session that has ended stays ended: a
 	// Put that would change it returns an error wrapping [ErrEnded]
-	// (ending it again succeeds). A Put for an ID stored with another
+	// (ending it again succeeds). A non-zero Revoked marks the session
+	// revoked, with its Completion, as first stored; a Put that would
+	// then move LastActive on without ending the session returns an
+	// error wrapping [ErrEnded] too. A Put for an ID stored with another
 	// user returns an error wrapping [ErrBadInput].
 	Put(ctx context.Context, r Record) error
 
@@ -195,8 +209,17 @@ func (m *MemStore) Put(ctx context.Context, r Record) error {
 		}
 		return fmt.Errorf("%w: session %q", ErrEnded, r.ID)
 	}
+
+	// A revoked session takes no more activity; its end completes it.
+	if !cur.Revoked.IsZero() && r.Ended.IsZero() &&
+		r.LastActive.After(cur.LastActive) {
+		return fmt.Errorf("%w: session %q was revoked", ErrEnded, r.ID)
+	}
 	if r.LastActive.After(cur.LastActive) {
 		cur.LastActive = r.LastActive
+	}
+	if cur.Revoked.IsZero() && !r.Revoked.IsZero() {
+		cur.Revoked, cur.Completion = r.Revoked, r.Completion
 	}
 	cur.Ended = r.Ended
 	return nil

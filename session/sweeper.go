@@ -84,9 +84,11 @@ type SweepReport struct {
 	// the moment of the logout, its last activity: its figures are the
 	// logout's, but last_logout_at is this sweep's time and a
 	// track-logout-stats with CountByTrigger counts it under "expire".
-	// The trigger to run again is kept in this process's
-	// memory only: another process's sweeper, or this one's after a
-	// restart, completes the session as an expiry once it is idle.
+	// The store keeps the session revoked ([Record] Revoked), so that
+	// other processes refuse its touches; their sweepers, and this
+	// one's after a restart, complete it once it is idle, measured as
+	// the store has it (a store that does not keep Revoked leaves it to
+	// this process).
 	Completed int
 
 	// Active counts the sessions the store found idle but this process
@@ -190,7 +192,8 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 	// First complete the sessions a flow revoked with a write left to
 	// retry, by the trigger that ended them.
 	var rep SweepReport
-	if err := s.complete(ctx, &rep); err != nil {
+	done := make(map[string]bool)
+	if err := s.complete(ctx, &rep, done); err != nil {
 		return rep, err
 	}
 
@@ -212,7 +215,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 		// at a time; one at a time, a sweep of many is slow.
 		rep.Batches++
 		for _, r := range recs {
-			if err := s.expire(ctx, q, r, &rep); err != nil {
+			if err := s.expire(ctx, q, r, &rep, done); err != nil {
 				return rep, err
 			}
 		}
@@ -249,16 +252,21 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepReport, error) {
 
 // expire ends the session r, which the store found expired by q, unless
 // this process has seen it active since. It returns an error only when
-// the sweep must stop: no expiry flow is published.
+// the sweep must stop: no expiry flow is published. done holds the
+// sessions this sweep has completed.
 func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
-	rep *SweepReport) error {
+	rep *SweepReport, done map[string]bool) error {
 
-	// A session revoked with a write left to retry is complete's, which
-	// has run its flow in this sweep already.
+	// A session revoked with a write left to retry is completed, once a
+	// sweep: this process's were before the listing, and one revoked by
+	// another process, or before a restart, is completed here.
 	t := s.tracker
 	e := t.adopt(r)
 	if e.retry.Load() != nil {
-		return nil
+		if done[r.ID] {
+			return nil
+		}
+		return s.completeOne(ctx, e, rep, done)
 	}
 
 	// The store's activity may be an interval stale; memory's is not.
@@ -301,32 +309,44 @@ func (s *Sweeper) expire(ctx context.Context, q Query, r Record,
 // revoked a session of the tracker but left a metadata write to retry.
 // It returns an error only when the sweep must stop: that trigger has no
 // flow published any more.
-func (s *Sweeper) complete(ctx context.Context, rep *SweepReport) error {
-	t := s.tracker
-	for _, e := range t.retries() {
+func (s *Sweeper) complete(ctx context.Context, rep *SweepReport,
+	done map[string]bool) error {
+
+	for _, e := range s.tracker.retries() {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("session: sweep stopped: %w", err)
 		}
-		trigger := *e.retry.Load()
-		res, err := t.end(ctx, e, trigger)
-		switch {
-		case errors.Is(err, flow.ErrNoFlow):
-			return fmt.Errorf("session: sweep stopped, cannot complete "+
-				"the sessions ended by %s: %w", trigger, err)
-		case err != nil:
-			rep.Failed++
-			s.log(ctx, slog.LevelWarn, "session: cannot complete; next "+
-				"sweep tries again", slog.String(LogKeyUserID, e.userID),
-				slog.String(LogKeySessionID, e.id),
-				slog.Any(LogKeyError, err))
-		case res.Retry:
-			rep.Incomplete++
-		case res.Repeat:
-			rep.Completed++
-			rep.Repeats++
-		default:
-			rep.Completed++
+		if err := s.completeOne(ctx, e, rep, done); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// completeOne completes e, revoked with a metadata write left to retry,
+// and notes it in done, so that the sweep runs its flow once.
+func (s *Sweeper) completeOne(ctx context.Context, e *entry,
+	rep *SweepReport, done map[string]bool) error {
+
+	done[e.id] = true
+	trigger := *e.retry.Load()
+	res, err := s.tracker.end(ctx, e, trigger)
+	switch {
+	case errors.Is(err, flow.ErrNoFlow):
+		return fmt.Errorf("session: sweep stopped, cannot complete the "+
+			"sessions ended by %s: %w", trigger, err)
+	case err != nil:
+		rep.Failed++
+		s.log(ctx, slog.LevelWarn, "session: cannot complete; next sweep "+
+			"tries again", slog.String(LogKeyUserID, e.userID),
+			slog.String(LogKeySessionID, e.id), slog.Any(LogKeyError, err))
+	case res.Retry:
+		rep.Incomplete++
+	case res.Repeat:
+		rep.Completed++
+		rep.Repeats++
+	default:
+		rep.Completed++
 	}
 	return nil
 }

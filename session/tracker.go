@@ -337,13 +337,6 @@ func (t *Tracker) End(ctx context.Context, sessionID string,
 	case ended:
 		return &flow.Result{Trigger: trigger, Repeat: true}, nil
 	}
-
-	// A session revoked with a write left to retry has ended already:
-	// this call completes that end, as the sweeper would, measured as
-	// it was, not up to now.
-	if again := e.retry.Load(); again != nil {
-		trigger = *again
-	}
 	return t.end(ctx, e, trigger)
 }
 
@@ -465,6 +458,13 @@ func (t *Tracker) EndAll(ctx context.Context, userID string,
 func (t *Tracker) end(ctx context.Context, e *entry,
 	trigger action.Trigger) (*flow.Result, error) {
 
+	// A session revoked with a write left to retry has ended already:
+	// this run completes that end, whatever ends it now, as the sweeper
+	// would, measured as it was, not up to now.
+	if again := e.retry.Load(); again != nil {
+		trigger = *again
+	}
+
 	// Run the flow: it counts the session once and revokes it.
 	res, err := t.runner.Run(ctx, e.event(trigger))
 	switch {
@@ -494,6 +494,16 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 		t.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
 			"write failed; kept for the sweeper to complete", e,
 			slog.String(LogKeyTrigger, string(trigger)))
+
+		// Tell the store, so that every process refuses its touches
+		// and any sweeper can complete it.
+		rec := e.record(e.active.Load())
+		rec.Revoked, rec.Completion = t.clock.Now(), *e.retry.Load()
+		if err := t.store.Put(ctx, rec); err != nil {
+			t.log(ctx, slog.LevelWarn, "session: cannot mark it revoked "+
+				"in the store; only this process will complete it", e,
+				slog.Any(LogKeyError, err))
+		}
 		return res, nil
 	}
 
@@ -575,6 +585,20 @@ func (t *Tracker) adopt(r Record) *entry {
 		active := r.LastActive.UnixNano()
 		raise(&e.active, active)
 		raise(&e.written, active)
+	}
+
+	// A session another process revoked, or this one before a restart,
+	// is measured as the store has it: activity seen here since then
+	// did not count.
+	if !r.Revoked.IsZero() {
+		again := r.Completion
+		if !again.EndsSession() {
+			again = action.Expire
+		}
+		if e.retry.CompareAndSwap(nil, &again) {
+			e.active.Store(r.LastActive.UnixNano())
+		}
+		e.revoked.Store(true)
 	}
 	return e
 }

@@ -367,3 +367,59 @@ func (silentRunner) Run(context.Context, *action.Event) (*flow.Result,
 
 	return nil, nil
 }
+
+// TestMemStoreRevoked marks a session revoked: it stays live, keeps the
+// first revocation, takes no more activity (a Put that would move it on
+// returns ErrEnded, one that does not is accepted), and ends as any
+// other.
+func TestMemStoreRevoked(t *testing.T) {
+	ctx := context.Background()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	fx := setup(t, session.Options{})
+	m := session.NewMemStore(session.MemStoreOptions{Clock: fx.clk})
+	rec := func(active, revoked time.Duration, by action.Trigger,
+		ended time.Duration) session.Record {
+		r := session.Record{ID: "a", UserID: "u1", Start: at(0),
+			LastActive: at(active), Completion: by}
+		if revoked > 0 {
+			r.Revoked = at(revoked)
+		}
+		if ended > 0 {
+			r.Ended = at(ended)
+		}
+		return r
+	}
+	steps := []struct {
+		name string
+		put  session.Record
+		want error
+	}{
+		{"start", rec(0, 0, "", 0), nil},
+		{"revoke", rec(time.Hour, time.Hour, action.Expire, 0), nil},
+		{"revoke again", rec(time.Hour, 2*time.Hour, action.Revoke, 0), nil},
+		{"activity", rec(2*time.Hour, 0, "", 0), session.ErrEnded},
+		{"no new activity", rec(30*time.Minute, 0, "", 0), nil},
+		{"end", rec(3*time.Hour, 0, "", 3*time.Hour), nil},
+	}
+	for _, st := range steps {
+		if err := m.Put(ctx, st.put); !errors.Is(err, st.want) {
+			t.Fatalf("%s: Put error = %v, want %v", st.name, err, st.want)
+		}
+		if st.name == "no new activity" {
+			got, err := m.List(ctx, session.Query{ID: "a"})
+			want := []session.Record{rec(time.Hour, time.Hour,
+				action.Expire, 0)}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("revoked session mismatch (-want +got):\n%s", diff)
+			}
+		}
+	}
+	r, found, err := m.Find(ctx, "a")
+	if err != nil || !found || !r.Ended.Equal(at(3*time.Hour)) ||
+		!r.LastActive.Equal(at(3*time.Hour)) {
+		t.Errorf("Find(a) = %+v, %t, %v; want it ended at 3h", r, found, err)
+	}
+}
