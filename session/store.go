@@ -32,10 +32,10 @@ type Record struct {
 	Ended time.Time
 
 	// Revoked is when a flow revoked the live session but left a
-	// metadata write to retry ([flow.Result] Retry); zero otherwise.
-	// Such a session takes no more activity, and a sweeper, in any
-	// process, completes it by running the flow of Completion. (A
-	// store that does not keep the two leaves the session to the
+	// metadata write to retry (Retry set in its flow.Result); zero
+	// otherwise. Such a session takes no more activity, and a sweeper,
+	// in any process, completes it by running the flow of Completion.
+	// (A store that does not keep the two leaves the session to the
 	// process that revoked it.)
 	Revoked    time.Time
 	Completion action.Trigger
