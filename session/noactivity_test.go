@@ -348,3 +348,32 @@ func TestRetryInOtherProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestEventOfRetriedSession asks for the logout event of a session whose
+// sign-out, at 2h, left its figures write to retry, 40 minutes later: it
+// is the event End would run to complete it, the expiry measured up to
+// the sign-out.
+func TestEventOfRetriedSession(t *testing.T) {
+	fx := setup(t, session.Options{}, "u1")
+	ctx := t.Context()
+	fx.start(t, "u1", "s1")
+	fx.clk.Add(100 * time.Minute)
+	fx.touch(t, "s1")
+	fx.clk.Add(20 * time.Minute)
+	logout := fx.clk.Now()
+	fx.md.fail = []string{"s1/"}
+	if res, err := fx.tracker.End(ctx, "s1", action.Logout); err != nil ||
+		!res.Retry {
+		t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
+	}
+	fx.clk.Add(40 * time.Minute)
+	ev, err := fx.tracker.Event(ctx, "s1", action.Logout)
+	if err != nil {
+		t.Fatalf("Event() error = %v", err)
+	}
+	active, err := ev.Session.LastActiveAt.Time()
+	if ev.Trigger != action.Expire || err != nil || !active.Equal(logout) {
+		t.Errorf("Event() = %s, last active %v (%v); want expire, %v",
+			ev.Trigger, active, err, logout)
+	}
+}

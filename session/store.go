@@ -35,8 +35,11 @@ type Record struct {
 	// metadata write to retry (Retry set in its flow.Result); zero
 	// otherwise. Such a session takes no more activity, and a sweeper,
 	// in any process, completes it by running the flow of Completion.
-	// (A store that does not keep the two leaves the session to the
-	// process that revoked it.)
+	// Completion is Expire or Revoke: a logout is completed as an
+	// expiry, measured up to the logout. (A store that does not keep
+	// the two leaves the session to the process that revoked it: should
+	// that process stop first, the others take the session's touches,
+	// and count them.)
 	Revoked    time.Time
 	Completion action.Trigger
 }
@@ -76,7 +79,8 @@ type Store interface {
 	// (ending it again succeeds). A non-zero Revoked marks the session
 	// revoked, with its Completion, as first stored; a Put that would
 	// then move LastActive on without ending the session returns an
-	// error wrapping [ErrEnded] too. A Put for an ID stored with another
+	// error wrapping [ErrEnded] too. A revoked record whose Completion
+	// is neither Expire nor Revoke returns one wrapping [ErrBadInput]. A Put for an ID stored with another
 	// user returns an error wrapping [ErrBadInput].
 	Put(ctx context.Context, r Record) error
 
@@ -187,6 +191,11 @@ func (m *MemStore) Put(ctx context.Context, r Record) error {
 	if r.ID == "" || r.UserID == "" {
 		return fmt.Errorf("%w: a record needs a session ID and a user ID",
 			ErrBadInput)
+	}
+	if !r.Revoked.IsZero() && r.Completion != action.Expire &&
+		r.Completion != action.Revoke {
+		return fmt.Errorf("%w: session %q revoked with completion %q, "+
+			"want expire or revoke", ErrBadInput, r.ID, r.Completion)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -66,7 +66,10 @@ type SweepReport struct {
 	// Expired counts the sessions the sweep ended; Repeats, among them
 	// and among Completed, those that had already ended by an earlier
 	// run of a flow, here or in another process, which counted nothing
-	// more.
+	// more. Two processes ending one session at the same moment may
+	// both count it without a repeat (runs of one session join only
+	// within a process): the figures stay exact, but summing the
+	// reports of several processes may count a session twice.
 	Expired, Repeats int
 
 	// Incomplete counts the sessions whose flow, run by this sweep,

@@ -248,7 +248,9 @@ func (t *Tracker) write(ctx context.Context, e *entry, last, now int64) error {
 // [Tracker.End] runs it: the user, the session's start as last_login_at
 // and created_at, and its last activity as last_active_at, the later of
 // this process's and the store's. A server that detects expiry itself
-// runs it through its own [flow.Runner], or calls End.
+// runs it through its own [flow.Runner], or calls End. For a session a
+// flow revoked but left to retry, it is the event that completes it, of
+// the trigger End would run, whatever trigger is asked for.
 func (t *Tracker) Event(ctx context.Context, sessionID string,
 	trigger action.Trigger) (*action.Event, error) {
 
@@ -262,6 +264,12 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 	e, err := t.current(ctx, sessionID)
 	if err != nil {
 		return nil, err
+	}
+
+	// A session left to retry is completed by its own trigger, as End
+	// would complete it.
+	if again := e.retry.Load(); again != nil {
+		trigger = *again
 	}
 	return e.event(trigger), nil
 }
@@ -304,7 +312,9 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 //     the error of ctx when it ended), with the run's result (never nil
 //     from a *flow.Runner): the flow did not revoke the session, which
 //     stays live: the user is not signed out. End can be called again;
-//     it counts once.
+//     it counts once. (A session that an earlier End revoked, leaving a
+//     write to retry, stays revoked whatever this run did: the user was
+//     signed out then, and the next sweep completes it.)
 //   - [ErrNotMarked], with the flow's result: the session was counted and
 //     revoked (the user is signed out), but the store could not mark it
 //     ended; a later sweep finds it, runs nothing, and marks it. Test for
@@ -312,7 +322,10 @@ func (t *Tracker) Event(ctx context.Context, sessionID string,
 //
 // When the flow revoked the session but a metadata write failed in a way
 // that may pass ([flow.Result] Retry), End returns the result and no
-// error: the user is signed out, the session stays live in the tracker,
+// error: the user is signed out, the session is kept revoked here and in
+// the store (when the store cannot keep it so, a warning is logged and
+// only this process knows: should it stop before completing it, other
+// processes take the session's touches, which then count),
 // and the sweeper's next sweep runs a flow again, which applies the
 // write, once (see [SweepReport.Completed]). An End of such a session
 // before that sweep completes it the same way, whatever its trigger:

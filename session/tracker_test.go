@@ -417,6 +417,14 @@ func TestMemStoreRevoked(t *testing.T) {
 			}
 		}
 	}
+	for _, by := range []action.Trigger{"", action.Logout, "login"} {
+		bad := session.Record{ID: "b", UserID: "u1", Start: at(0),
+			LastActive: at(0), Revoked: at(time.Hour), Completion: by}
+		if err := m.Put(ctx, bad); !errors.Is(err, session.ErrBadInput) {
+			t.Errorf("Put of a record revoked with completion %q: error = "+
+				"%v, want ErrBadInput", by, err)
+		}
+	}
 	r, found, err := m.Find(ctx, "a")
 	if err != nil || !found || !r.Ended.Equal(at(3*time.Hour)) ||
 		!r.LastActive.Equal(at(3*time.Hour)) {
