@@ -70,11 +70,7 @@ func TestEndAllCountsOnlyWhatItEnded(t *testing.T) {
 func TestTouchAfterRetry(t *testing.T) {
 	fx := setup(t, session.Options{}, "u1")
 	ctx := t.Context()
-	sw, err := session.NewSweeper(fx.tracker,
-		session.SweeperOptions{IdleTimeout: 30 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := sweeper(t, fx.tracker, 30*time.Minute)
 	fx.start(t, "u1", "s1")
 	fx.clk.Add(2 * time.Hour)
 	fx.touch(t, "s1")
@@ -118,22 +114,13 @@ func TestSweepCompletesRetriedEnd(t *testing.T) {
 		t.Run(string(tc.trigger), func(t *testing.T) {
 			fx := setup(t, session.Options{}, "u1")
 			ctx := t.Context()
-			sw, err := session.NewSweeper(fx.tracker,
-				session.SweeperOptions{IdleTimeout: time.Hour})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sw := sweeper(t, fx.tracker, time.Hour)
 			fx.start(t, "u1", "s1")
 			fx.clk.Add(20 * time.Minute)
 			fx.touch(t, "s1")
 			fx.clk.Add(40 * time.Minute)
 
-			fx.md.fail = []string{"s1/"}
-			res, err := fx.tracker.End(ctx, "s1", tc.trigger)
-			if err != nil || res == nil || !res.Retry {
-				t.Fatalf("End() = %+v, %v; want a result to retry", res,
-					err)
-			}
+			fx.endToRetry(t, "s1", tc.trigger)
 			fx.clk.Add(time.Minute)
 			rep, err := sw.Sweep(ctx)
 			if err != nil {
@@ -143,13 +130,7 @@ func TestSweepCompletesRetriedEnd(t *testing.T) {
 				rep); diff != "" {
 				t.Errorf("sweep mismatch (-want +got):\n%s", diff)
 			}
-			want := sessionstats.Figures{SessionCount: 1,
-				TotalSessionSeconds: tc.want, LastSessionDuration: tc.want}
-			got := fx.figures(t, "u1")
-			got.LastLogoutAt = time.Time{}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("figures mismatch (-want +got):\n%s", diff)
-			}
+			fx.oneSession(t, "u1", tc.want)
 
 			// Completed, the session has ended: the next sweep finds
 			// nothing. The revoker ran at the end and again with the
@@ -180,25 +161,14 @@ func TestEndAgainAfterRetry(t *testing.T) {
 			ctx := t.Context()
 			fx.start(t, "u1", "s1")
 			fx.clk.Add(2 * time.Hour)
-			fx.md.fail = []string{"s1/"}
-			res, err := fx.tracker.End(ctx, "s1", action.Logout)
-			if err != nil || res == nil || !res.Retry {
-				t.Fatalf("End() = %+v, %v; want a result to retry", res,
-					err)
-			}
+			fx.endToRetry(t, "s1", action.Logout)
 			fx.clk.Add(10 * time.Minute)
-			res, err = fx.tracker.End(ctx, "s1", again)
+			res, err := fx.tracker.End(ctx, "s1", again)
 			if err != nil || res == nil || res.Retry || res.Repeat {
 				t.Fatalf("End(%s) = %+v, %v; want a full run", again, res,
 					err)
 			}
-			want := sessionstats.Figures{SessionCount: 1,
-				TotalSessionSeconds: 7200, LastSessionDuration: 7200}
-			got := fx.figures(t, "u1")
-			got.LastLogoutAt = time.Time{}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("figures mismatch (-want +got):\n%s", diff)
-			}
+			fx.oneSession(t, "u1", 7200)
 		})
 	}
 }
@@ -224,18 +194,10 @@ func TestSweepReportsRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := setup(t, session.Options{}, "u1")
 			ctx := t.Context()
-			sw, err := session.NewSweeper(fx.tracker,
-				session.SweeperOptions{IdleTimeout: 30 * time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sw := sweeper(t, fx.tracker, 30*time.Minute)
 			fx.start(t, "u1", "s1")
 			fx.clk.Add(time.Hour)
-			fx.md.fail = []string{"s1/"}
-			if res, err := fx.tracker.End(ctx, "s1", action.Logout); err != nil ||
-				!res.Retry {
-				t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
-			}
+			fx.endToRetry(t, "s1", action.Logout)
 			for range tc.fails {
 				fx.md.fail = append(fx.md.fail, "s1/")
 			}
@@ -305,12 +267,7 @@ func TestRetryInOtherProcesses(t *testing.T) {
 				}
 			}
 			fx.clk.Add(40 * time.Minute)
-			fx.md.fail = []string{"s1/"}
-			res, err := fx.tracker.End(ctx, "s1", action.Logout)
-			if err != nil || res == nil || !res.Retry {
-				t.Fatalf("End() = %+v, %v; want a result to retry", res,
-					err)
-			}
+			fx.endToRetry(t, "s1", action.Logout)
 
 			for range 12 {
 				fx.clk.Add(5 * time.Minute)
@@ -326,11 +283,7 @@ func TestRetryInOtherProcesses(t *testing.T) {
 					t.Fatalf("other Start() = %v, want ErrEnded", err)
 				}
 			}
-			sw, err := session.NewSweeper(other,
-				session.SweeperOptions{IdleTimeout: 30 * time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sw := sweeper(t, other, 30*time.Minute)
 			rep, err := sw.Sweep(ctx)
 			if err != nil {
 				t.Fatalf("Sweep() error = %v", err)
@@ -338,13 +291,7 @@ func TestRetryInOtherProcesses(t *testing.T) {
 			if diff := cmp.Diff(tc.want, rep); diff != "" {
 				t.Errorf("sweep mismatch (-want +got):\n%s", diff)
 			}
-			want := sessionstats.Figures{SessionCount: 1,
-				TotalSessionSeconds: 3600, LastSessionDuration: 3600}
-			got := fx.figures(t, "u1")
-			got.LastLogoutAt = time.Time{}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("figures mismatch (-want +got):\n%s", diff)
-			}
+			fx.oneSession(t, "u1", 3600)
 		})
 	}
 }
@@ -361,11 +308,7 @@ func TestEventOfRetriedSession(t *testing.T) {
 	fx.touch(t, "s1")
 	fx.clk.Add(20 * time.Minute)
 	logout := fx.clk.Now()
-	fx.md.fail = []string{"s1/"}
-	if res, err := fx.tracker.End(ctx, "s1", action.Logout); err != nil ||
-		!res.Retry {
-		t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
-	}
+	fx.endToRetry(t, "s1", action.Logout)
 	fx.clk.Add(40 * time.Minute)
 	ev, err := fx.tracker.Event(ctx, "s1", action.Logout)
 	if err != nil {
@@ -376,4 +319,40 @@ func TestEventOfRetriedSession(t *testing.T) {
 		t.Errorf("Event() = %s, last active %v (%v); want expire, %v",
 			ev.Trigger, active, err, logout)
 	}
+}
+
+// endToRetry ends the session by trigger with its figures write failing
+// once: the flow revokes it and leaves the write to retry.
+func (fx *fixture) endToRetry(t *testing.T, sid string, trigger action.Trigger) {
+	t.Helper()
+	fx.md.fail = []string{sid + "/"}
+	res, err := fx.tracker.End(t.Context(), sid, trigger)
+	if err != nil || res == nil || !res.Retry {
+		t.Fatalf("End() = %+v, %v; want a result to retry", res, err)
+	}
+}
+
+// oneSession fails the test unless the user's figures are one session
+// of sec seconds.
+func (fx *fixture) oneSession(t *testing.T, user string, sec int64) {
+	t.Helper()
+	want := sessionstats.Figures{SessionCount: 1, TotalSessionSeconds: sec,
+		LastSessionDuration: sec}
+	got := fx.figures(t, user)
+	got.LastLogoutAt = time.Time{}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("figures mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// sweeper returns a sweeper of tr's sessions idle past idle.
+func sweeper(t *testing.T, tr *session.Tracker,
+	idle time.Duration) *session.Sweeper {
+
+	t.Helper()
+	sw, err := session.NewSweeper(tr, session.SweeperOptions{IdleTimeout: idle})
+	if err != nil {
+		t.Fatalf("NewSweeper: %v", err)
+	}
+	return sw
 }
