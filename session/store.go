@@ -80,8 +80,8 @@ type Store interface {
 	// revoked, with its Completion, as first stored; a Put that would
 	// then move LastActive on without ending the session returns an
 	// error wrapping [ErrEnded] too. A revoked record whose Completion
-	// is neither Expire nor Revoke returns one wrapping [ErrBadInput]. A Put for an ID stored with another
-	// user returns an error wrapping [ErrBadInput].
+	// is neither Expire nor Revoke returns one wrapping [ErrBadInput],
+	// and so does a Put for an ID stored with another user.
 	Put(ctx context.Context, r Record) error
 
 	// List returns the live sessions q selects, sorted by ID.

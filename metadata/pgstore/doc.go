@@ -10,8 +10,9 @@
 // on the default layout. [Store.CreateSchema] creates the configured
 // table if it is missing, whichever it is; [Store.CheckSchema] checks,
 // creating nothing, that the tables fit the store (a jsonb column, a
-// unique ID). Receipts live in a table of the store's own. Every name is quoted as an identifier and every value
-// is a bound parameter: no configured name can change a statement.
+// unique ID). Receipts live in a table of the store's own. Every name
+// is quoted as an identifier and every value is a bound parameter: no
+// configured name can change a statement.
 //
 // # Writes
 //
