@@ -176,11 +176,11 @@ type Result struct {
 	// Retry is true when a metadata write of an action failed with an
 	// error that may pass (the store was down, slow or cut off; not a
 	// refused patch, a value the store cannot read, nor the action's
-	// own update function refusing). The session was revoked as usual, but its end was
-	// not recorded, so that running the same event again applies the
-	// failed write and counts the session: the writes that succeeded
-	// carry receipts and are not applied twice. Run the event again
-	// later, by any trigger that ends the session.
+	// own update function refusing). The session was revoked as usual,
+	// but its end was not recorded, so that running the same event
+	// again applies the failed write and counts the session: the writes
+	// that succeeded carry receipts and are not applied twice. Run the
+	// event again later, by any trigger that ends the session.
 	Retry bool
 
 	// Steps holds one entry per block, in order.
@@ -391,20 +391,13 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	// keeps the IDs. An action abandoned at its deadline may still be
 	// running when the caller reuses its event.
 	key := rs.key
-	var f *flight
-	for {
-		var (
-			done   <-chan struct{}
-			leader bool
-		)
-		f, done, leader = r.flights.join(key, &rs.flight)
-		if leader {
-			break
-		}
+	f, done, leader := r.flights.join(key, &rs.flight)
+	for !leader {
 		res, err, again := f.wait(ctx, done, trigger, p.version)
 		if !again {
 			return res, err
 		}
+		f, done, leader = r.flights.join(key, &rs.flight)
 	}
 
 	// The flight ends however the run ends: an inline action calling

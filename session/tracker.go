@@ -104,13 +104,16 @@ type entry struct {
 	written atomic.Int64 // last activity written, or being written
 	ended   atomic.Bool
 
-	// revoked is set when a flow revoked the session but left its end
-	// unrecorded (flow.Result Retry): it waits for the sweeper, and no
-	// touch moves its activity on. retry is then the trigger whose flow
-	// the sweeper runs again: that flow's, or Expire for a logout.
-	revoked atomic.Bool
-	retry   atomic.Pointer[action.Trigger]
+	// retry is set when a flow revoked the session but left its end
+	// unrecorded (flow.Result Retry), to the trigger whose flow the
+	// sweeper runs again: that flow's, or Expire for a logout. Until
+	// then the session is revoked: no touch moves its activity on.
+	retry atomic.Pointer[action.Trigger]
 }
+
+// revoked reports whether a flow revoked the session, leaving a write to
+// retry.
+func (e *entry) revoked() bool { return e.retry.Load() != nil }
 
 // BUG(logoutflow): A session ended by a flow run straight through the
 // [flow.Runner], not through [Tracker.End], stays live in the tracker and
@@ -171,7 +174,7 @@ func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
 		case e.userID != userID:
 			return fmt.Errorf("%w: session %q belongs to another user",
 				ErrBadInput, sessionID)
-		case e.ended.Load(), e.revoked.Load():
+		case e.ended.Load(), e.revoked():
 			return fmt.Errorf("%w: %q", ErrEnded, sessionID)
 		}
 		return nil
@@ -208,7 +211,7 @@ func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 			return err
 		}
 	}
-	if e.ended.Load() || e.revoked.Load() {
+	if e.ended.Load() || e.revoked() {
 		return fmt.Errorf("%w: %q", ErrEnded, sessionID)
 	}
 
@@ -503,7 +506,6 @@ func (t *Tracker) end(ctx context.Context, e *entry,
 			raise(&e.active, t.clock.Now().UnixNano())
 		}
 		e.retry.CompareAndSwap(nil, &again)
-		e.revoked.Store(true)
 		t.log(ctx, slog.LevelWarn, "session: revoked, but a metadata "+
 			"write failed; kept for the sweeper to complete", e,
 			slog.String(LogKeyTrigger, string(trigger)))
@@ -605,13 +607,12 @@ func (t *Tracker) adopt(r Record) *entry {
 	// did not count.
 	if !r.Revoked.IsZero() {
 		again := r.Completion
-		if !again.EndsSession() {
-			again = action.Expire
+		if again != action.Revoke {
+			again = action.Expire // as the tracker stores a logout
 		}
 		if e.retry.CompareAndSwap(nil, &again) {
 			e.active.Store(r.LastActive.UnixNano())
 		}
-		e.revoked.Store(true)
 	}
 	return e
 }
@@ -640,7 +641,7 @@ func (t *Tracker) trim(cutoff time.Time) int {
 		sh.mu.Lock()
 		for id, e := range sh.m {
 			if a := e.active.Load(); a < c && e.written.Load() >= a &&
-				!e.revoked.Load() && !e.ended.Load() {
+				!e.revoked() && !e.ended.Load() {
 				delete(sh.m, id)
 				n++
 			}
