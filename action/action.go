@@ -100,6 +100,12 @@ type Action struct {
 	// the deadline are refused, as an action in its own goroutine would
 	// see them.
 	Inline bool
+
+	// Once says that a flow may list the action in one block only: a
+	// second run of it in one logout would do its work twice, as a
+	// second track-logout-stats would count the session twice. flow.New
+	// refuses a flow that lists such an action again.
+	Once bool
 }
 
 // Handles reports whether a is registered for trigger t.

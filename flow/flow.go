@@ -79,6 +79,15 @@ func New(trigger action.Trigger, reg *action.Registry, blocks ...Block) (*Flow, 
 			if err != nil {
 				return nil, err
 			}
+			if e.Action().Once {
+				for j, prev := range f.entries[:i] {
+					if prev != nil && prev.Action().Name == b.Action {
+						return nil, fmt.Errorf("%w: block %d: action %q "+
+							"runs once a flow, and block %d runs it",
+							ErrInvalidFlow, pos, b.Action, j+1)
+					}
+				}
+			}
 			f.entries[i] = e
 		case *RunCustomAction:
 			return nil, fmt.Errorf("%w: block %d: use RunCustomAction{...}, "+

@@ -12,8 +12,11 @@ import (
 )
 
 func TestNewRefusesInvalidFlows(t *testing.T) {
+	once := counter("once")
+	once.Once = true
 	reg, err := action.NewRegistry(
 		counter("count"),
+		once,
 		action.Action{
 			Name:     "on-expiry",
 			Triggers: []action.Trigger{action.Expire},
@@ -60,6 +63,12 @@ func TestNewRefusesInvalidFlows(t *testing.T) {
 			name:   "action of another trigger",
 			blocks: []flow.Block{run("on-expiry"), revoke},
 			want:   []string{"block 1", `"on-expiry"`, `"logout"`},
+		},
+		{
+			name: "an action that runs once, twice",
+			blocks: []flow.Block{run("once"), run("count"), run("once"),
+				revoke},
+			want: []string{"block 3", `"once"`, "block 1"},
 		},
 		{
 			name:   "nil block",

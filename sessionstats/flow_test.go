@@ -255,3 +255,17 @@ func statsRunner(tb testing.TB, opts flow.Options,
 	}
 	return runner
 }
+
+// TestFlowRefusesStatsTwice: a flow listing track-logout-stats twice
+// would count each session twice, and flow.New refuses it.
+func TestFlowRefusesStatsTwice(t *testing.T) {
+	reg, err := action.NewRegistry(sessionstats.New(sessionstats.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := flow.RunCustomAction{Action: sessionstats.Name}
+	_, err = flow.New(action.Logout, reg, stats, stats, flow.RevokeSession{})
+	if !errors.Is(err, flow.ErrInvalidFlow) {
+		t.Errorf("New() error = %v, want ErrInvalidFlow", err)
+	}
+}

@@ -172,6 +172,7 @@ func New(opts Options) action.Action {
 
 		// Every wait of the action is a store call under its context.
 		Inline: true,
+		Once:   true,
 	}
 }
 
