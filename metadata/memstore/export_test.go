@@ -9,7 +9,7 @@ func (s *Store) ReceiptsHeld() int {
 		sh.mu.RLock()
 		for _, u := range sh.users {
 			u.mu.Lock()
-			n += len(u.receipts.cur) + len(u.receipts.prev)
+			n += u.receipts.cur.n + u.receipts.prev.n
 			u.mu.Unlock()
 		}
 		sh.mu.RUnlock()

@@ -203,8 +203,7 @@ func (s *Store) UpdateView(ctx context.Context, userID, receipt string,
 }
 
 // compute is the function of a write: fn, given a copy of the stored
-// value, or view, given a view of it; neither, from RecordReceipt,
-// writes nothing.
+// value, or view, given a view of it; neither writes nothing.
 type compute struct {
 	fn   metadata.UpdateFunc
 	view metadata.ViewFunc
@@ -221,7 +220,7 @@ func (c compute) patch(stored metadata.Map) (metadata.Map, error) {
 	return nil, nil
 }
 
-// write is Update, UpdateView and RecordReceipt.
+// write is Update and UpdateView.
 func (s *Store) write(ctx context.Context, userID, receipt string, c compute) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: update %q: %w", userID, err)
@@ -232,35 +231,62 @@ func (s *Store) write(ctx context.Context, userID, receipt string, c compute) er
 		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
 	}
 	now := s.clock.Now().UnixNano()
-	recorded, err := s.update(ctx, u, userID, receipt, c, now)
+	err := s.update(ctx, u, userID, receipt, c, now)
 
 	// Once a retention period, forget the old receipts of the shard's
 	// users, those who never write again too. The user's lock is free
 	// by now: a sweep takes the shard's lock, then each user's.
-	if recorded {
+	if receipt != "" && err == nil {
 		s.sweep(sh, now)
 	}
 	return err
 }
 
 // RecordReceipt implements [metadata.ReceiptRecorder]: it records the
-// receipt as an Update whose function returns no patch would, without
-// copying the stored value for a function.
+// receipt as an Update whose function returns no patch would, in one
+// locked step that reads nothing of the stored value.
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
-	return s.write(ctx, userID, receipt, compute{})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: record %q: %w", userID, err)
+	}
+	sh := s.shard(userID)
+	u := sh.lookup(userID)
+	if u == nil {
+		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	}
+	if receipt == "" {
+		return nil
+	}
+	key, now := s.keyOf(receipt), s.clock.Now().UnixNano()
+	u.mu.Lock()
+	recorded := u.receipts.add(key, now, s.retention)
+	u.mu.Unlock()
+	if !recorded {
+		return duplicate(userID, receipt)
+	}
+	s.sweep(sh, now)
+	return nil
 }
 
-// update is write for the user's record u. It reports whether it
-// recorded the receipt.
+// duplicate returns the error of a write whose receipt counts already.
+func duplicate(userID, receipt string) error {
+	return fmt.Errorf("%w: user %q, receipt %q", metadata.ErrDuplicate,
+		userID, receipt)
+}
+
+// update is write for the user's record u.
 //
 // The function runs with no lock held, on a copy of the stored value or
 // a view of it: a slow or stuck function holds up no other write of the
 // user, and one that changes what it is given changes nothing stored.
 // The write then lands only if no other write landed meanwhile; if one
 // did, the function runs again on the fresher value, as
-// [metadata.UpdateFunc] allows.
+// [metadata.UpdateFunc] allows. The receipt is checked before the
+// function runs, so that a duplicate calls nothing, and again as it is
+// recorded with the value: RecordReceipt may have recorded it
+// meanwhile without writing.
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
-	c compute, now int64) (bool, error) {
+	c compute, now int64) error {
 
 	var key receiptKey
 	if receipt != "" {
@@ -272,8 +298,7 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		u.mu.Lock()
 		if receipt != "" && u.receipts.has(key, now, s.retention) {
 			u.mu.Unlock()
-			return false, fmt.Errorf("%w: user %q, receipt %q",
-				metadata.ErrDuplicate, userID, receipt)
+			return duplicate(userID, receipt)
 		}
 		stored, size, version := u.data, u.size, u.version
 		u.mu.Unlock()
@@ -282,21 +307,20 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		// back as it is.
 		patch, err := c.patch(stored)
 		if err != nil {
-			return false, err
+			return err
 		}
 		data := stored
 		if len(patch) > 0 {
 			data, size, err = metadata.ApplySized(stored, size, patch,
 				s.lim)
 			if err != nil {
-				return false, fmt.Errorf("memstore: update %q: %w",
-					userID, err)
+				return fmt.Errorf("memstore: update %q: %w", userID, err)
 			}
 		}
 
 		// The caller may have given up while fn ran: then store nothing.
 		if err := ctx.Err(); err != nil {
-			return false, fmt.Errorf("memstore: update %q: %w", userID, err)
+			return fmt.Errorf("memstore: update %q: %w", userID, err)
 		}
 
 		// Store the value and its receipt in one locked step, unless
@@ -306,13 +330,14 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 			u.mu.Unlock()
 			continue
 		}
+		if receipt != "" && !u.receipts.add(key, now, s.retention) {
+			u.mu.Unlock()
+			return duplicate(userID, receipt)
+		}
 		u.data, u.size = data, size
 		u.version++
-		if receipt != "" {
-			u.receipts.add(key, now, s.retention)
-		}
 		u.mu.Unlock()
-		return receipt != "", nil
+		return nil
 	}
 }
 

@@ -28,28 +28,33 @@ func (s *Store) keyOf(r string) receiptKey {
 // Each receipt keeps its time, so that it counts as present for exactly
 // one period.
 type receipts struct {
-	cur, prev           map[receiptKey]int64 // -> Unix nanoseconds
+	cur, prev           table // times in Unix nanoseconds
 	curStart, prevStart int64
 }
 
 // has reports whether r was recorded less than retention before now.
 func (rs *receipts) has(r receiptKey, now int64, retention time.Duration) bool {
 	rs.rotate(now, retention)
-	at, ok := rs.cur[r]
+	at, ok := rs.cur.get(r)
 	if !ok {
-		at, ok = rs.prev[r]
+		at, ok = rs.prev.get(r)
 	}
 	return ok && now-at < int64(retention)
 }
 
-// add records r at now.
-func (rs *receipts) add(r receiptKey, now int64, retention time.Duration) {
-	rs.rotate(now, retention)
-	if rs.cur == nil {
-		rs.cur = make(map[receiptKey]int64)
+// add records r at now, unless it counts already: it reports whether it
+// recorded it.
+func (rs *receipts) add(r receiptKey, now int64,
+	retention time.Duration) bool {
+
+	if rs.has(r, now, retention) {
+		return false
+	}
+	if rs.cur.n == 0 {
 		rs.curStart = now
 	}
-	rs.cur[r] = now
+	rs.cur.put(r, now)
+	return true
 }
 
 // rotate drops what is older than a retention period.
@@ -57,15 +62,15 @@ func (rs *receipts) rotate(now int64, retention time.Duration) {
 	// A generation older than two periods can hold nothing that still
 	// counts. (Written so that a huge retention cannot overflow.)
 	ret := int64(retention)
-	if rs.prev != nil && now-rs.prevStart-ret >= ret {
-		rs.prev = nil
+	if rs.prev.n > 0 && now-rs.prevStart-ret >= ret {
+		rs.prev = table{}
 	}
-	if rs.cur == nil || now-rs.curStart < ret {
+	if rs.cur.n == 0 || now-rs.curStart < ret {
 		return
 	}
 	if now-rs.curStart-ret >= ret {
-		rs.cur = nil
+		rs.cur = table{}
 		return
 	}
-	rs.cur, rs.prev, rs.prevStart = nil, rs.cur, rs.curStart
+	rs.cur, rs.prev, rs.prevStart = table{}, rs.cur, rs.curStart
 }

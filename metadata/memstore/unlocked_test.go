@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -92,5 +93,41 @@ func TestStuckUpdateFuncHoldsUpNoOne(t *testing.T) {
 	}
 	if got, err := s.Get(ctx, "u1"); err != nil || got["n"] != int64(4) {
 		t.Errorf("Get() = %v, %v; want n 4", got, err)
+	}
+}
+
+// TestReceiptRecordedWhileUpdateRuns records an update's receipt with
+// RecordReceipt while the update's function runs: the update then
+// stores nothing and returns ErrDuplicate, since its write was applied
+// (by the receipt's record) already.
+func TestReceiptRecordedWhileUpdateRuns(t *testing.T) {
+	s := newStore(t, memstore.Options{})
+	ctx := t.Context()
+	if err := s.Put(ctx, "u1", metadata.Map{"n": int64(0)}); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, "u1", "r1", func(cur metadata.Map) (metadata.Map, error) {
+			close(entered)
+			<-release
+			return increment(cur)
+		})
+	}()
+	<-entered
+	if err := s.RecordReceipt(ctx, "u1", "r1"); err != nil {
+		t.Fatalf("RecordReceipt() error = %v", err)
+	}
+	close(release)
+	if err := <-done; !errors.Is(err, metadata.ErrDuplicate) {
+		t.Errorf("Update() error = %v, want %v", err, metadata.ErrDuplicate)
+	}
+	got, err := s.Get(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(metadata.Map{"n": int64(0)}, got); diff != "" {
+		t.Errorf("stored mismatch (-want +got):\n%s", diff)
 	}
 }
