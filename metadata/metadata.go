@@ -89,6 +89,22 @@ type ReceiptRecorder interface {
 	RecordReceipt(ctx context.Context, userID, receipt string) error
 }
 
+// UserReceipt names one user's receipt, for [BatchRecorder].
+type UserReceipt struct {
+	UserID, Receipt string
+}
+
+// BatchRecorder is an optional interface of a [Store] that is also a
+// [ReceiptRecorder]: RecordReceipts records each of rs as RecordReceipt
+// would, in fewer round trips than one call each, and returns one error
+// per receipt, in order, nil for those recorded. Each receipt stands on
+// its own: one that fails (a duplicate, an unknown user) leaves the
+// others recorded. The flow records the ends of sessions with it when
+// [flow.Options.DeferEnd] gathers them.
+type BatchRecorder interface {
+	RecordReceipts(ctx context.Context, rs []UserReceipt) []error
+}
+
 // Errors that stores and [Validate] return, wrapped with context. Test for
 // them with [errors.Is].
 var (

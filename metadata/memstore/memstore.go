@@ -30,6 +30,7 @@ import (
 
 var (
 	_ metadata.ReceiptRecorder = (*Store)(nil)
+	_ metadata.BatchRecorder   = (*Store)(nil)
 	_ metadata.Viewer          = (*Store)(nil)
 )
 
@@ -266,6 +267,19 @@ func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error
 	}
 	s.sweep(sh, now)
 	return nil
+}
+
+// RecordReceipts implements [metadata.BatchRecorder]: it records each
+// receipt as RecordReceipt does. A context that ends stops it: the
+// receipts not yet recorded get the context's error.
+func (s *Store) RecordReceipts(ctx context.Context,
+	rs []metadata.UserReceipt) []error {
+
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = s.RecordReceipt(ctx, r.UserID, r.Receipt)
+	}
+	return errs
 }
 
 // duplicate returns the error of a write whose receipt counts already.

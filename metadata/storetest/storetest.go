@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t testing.TB) Store) {
 		{"ExactIntegers", testExactIntegers},
 		{"GetReturnsCopy", testGetReturnsCopy},
 		{"RecordReceipt", testRecordReceipt},
+		{"RecordReceipts", testRecordReceipts},
 		{"UpdateView", testUpdateView},
 	}
 	for _, c := range checks {
@@ -728,6 +729,87 @@ func testRecordReceipt(t *testing.T, s Store) {
 			context.Canceled)
 	}
 	if ok, err := s.HasReceipt(ctx, id, "r3"); ok || err != nil {
+		t.Errorf("HasReceipt(r3) = %t, %v; want false, nil", ok, err)
+	}
+}
+
+// testRecordReceipts checks a [metadata.BatchRecorder]: each receipt of
+// a batch is answered on its own, in order, whatever the others' fate
+// (a duplicate within the batch and of an earlier call, an unknown
+// user, an empty receipt), and each recorded one counts as if recorded
+// alone.
+func testRecordReceipts(t *testing.T, s Store) {
+	br, ok := s.(metadata.BatchRecorder)
+	if !ok {
+		t.Skip("the store is no metadata.BatchRecorder")
+	}
+	ctx := context.Background()
+	a := newUser(t, s, metadata.Map{"kept": "yes"})
+	b := newUser(t, s, nil)
+	missing := "storetest-missing-" + rand.Text()
+	if err := s.Update(ctx, a, "earlier", increment); err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+
+	rs := []metadata.UserReceipt{
+		{UserID: a, Receipt: "r1"},
+		{UserID: b, Receipt: "r1"}, // another user's is its own
+		{UserID: a, Receipt: "r1"}, // again within the batch
+		{UserID: missing, Receipt: "r1"},
+		{UserID: a, Receipt: "earlier"},
+		{UserID: a, Receipt: ""},
+		{UserID: a, Receipt: "r2"},
+	}
+	errs := br.RecordReceipts(ctx, rs)
+	if len(errs) != len(rs) {
+		t.Fatalf("RecordReceipts returned %d errors for %d receipts",
+			len(errs), len(rs))
+	}
+	wants := []error{nil, nil, metadata.ErrDuplicate,
+		metadata.ErrUserNotFound, metadata.ErrDuplicate, nil, nil}
+	for i, want := range wants {
+		if got := errs[i]; (want == nil) != (got == nil) ||
+			!errors.Is(got, want) {
+			t.Errorf("receipt %d (%s of %s): error %v, want %v", i,
+				rs[i].Receipt, rs[i].UserID, got, want)
+		}
+	}
+	for _, r := range []metadata.UserReceipt{{UserID: a, Receipt: "r1"},
+		{UserID: b, Receipt: "r1"}, {UserID: a, Receipt: "r2"}} {
+		if ok, err := s.HasReceipt(ctx, r.UserID, r.Receipt); !ok ||
+			err != nil {
+			t.Errorf("HasReceipt(%s, %s) = %t, %v; want true, nil",
+				r.UserID, r.Receipt, ok, err)
+		}
+	}
+	if ok, err := s.HasReceipt(ctx, a, ""); ok || err != nil {
+		t.Errorf("HasReceipt(\"\") = %t, %v; want false, nil", ok, err)
+	}
+	if d := diff(metadata.Map{"kept": "yes", "n": int64(1)},
+		get(t, s, a)); d != "" {
+		t.Errorf("stored mismatch (-want +got):\n%s", d)
+	}
+
+	// A receipt recorded in a batch makes its write a duplicate.
+	err := s.Update(ctx, a, "r2", increment)
+	if !errors.Is(err, metadata.ErrDuplicate) {
+		t.Errorf("Update(r2) = %v, want %v", err, metadata.ErrDuplicate)
+	}
+
+	// An empty batch answers nothing; a cancelled context records
+	// nothing.
+	if errs := br.RecordReceipts(ctx, nil); len(errs) != 0 {
+		t.Errorf("RecordReceipts(nil) = %v, want none", errs)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	errs = br.RecordReceipts(cctx,
+		[]metadata.UserReceipt{{UserID: a, Receipt: "r3"}})
+	if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+		t.Errorf("RecordReceipts(cancelled) = %v, want [%v]", errs,
+			context.Canceled)
+	}
+	if ok, err := s.HasReceipt(ctx, a, "r3"); ok || err != nil {
 		t.Errorf("HasReceipt(r3) = %t, %v; want false, nil", ok, err)
 	}
 }
