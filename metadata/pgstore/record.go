@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/logoutflow/logoutflow/metadata"
 )
 
@@ -62,6 +64,88 @@ func (s *Store) record(ctx context.Context, userID, receipt string) error {
 	case !recorded:
 		return fmt.Errorf("%w: user %q, receipt %q", metadata.ErrDuplicate,
 			userID, receipt)
+	}
+	return nil
+}
+
+var _ metadata.BatchRecorder = (*Store)(nil)
+
+// RecordReceipts implements [metadata.BatchRecorder]: the statement of
+// RecordReceipt once per receipt, all sent in one round trip and run in
+// one transaction, which commits without waiting for the disk unless
+// [Options.DurableEmptyUpdates] is set. The flow records the ends of
+// sessions with it when it gathers them ([flow.Options.DeferEnd]).
+//
+// When the batch fails as a whole (its connection is lost; a user ID
+// that the ID column's type refuses aborts its transaction; a deadlock
+// with another replica's batch), each receipt is recorded again on its
+// own, by RecordReceipt, whose answers then stand: a receipt that a
+// lost batch did record is then reported as a duplicate.
+func (s *Store) RecordReceipts(ctx context.Context,
+	rs []metadata.UserReceipt) []error {
+
+	errs := make([]error, len(rs))
+	if len(rs) > 1 && s.recordBatch(ctx, rs, errs) == nil {
+		return errs
+	}
+	for i, r := range rs {
+		errs[i] = s.RecordReceipt(ctx, r.UserID, r.Receipt)
+	}
+	return errs
+}
+
+// recordBatch is RecordReceipts in one batch. It fills errs, or returns
+// why the batch failed as a whole, leaving errs unset.
+func (s *Store) recordBatch(ctx context.Context, rs []metadata.UserReceipt,
+	errs []error) error {
+
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+
+	// Queue one statement per receipt; the batch is one round trip.
+	now := s.clock.Now()
+	cutoff := now.Add(-s.retention)
+	batch := new(pgx.Batch)
+	for _, r := range rs {
+		batch.Queue(s.sql.record, r.UserID, r.Receipt, now, cutoff,
+			r.UserID, !s.durable)
+	}
+	results := conn.SendBatch(ctx, batch)
+
+	// Read every answer; any error aborts the transaction, and so the
+	// whole batch.
+	type answer struct{ found, recorded bool }
+	answers := make([]answer, len(rs))
+	for i := range rs {
+		var async *string
+		err := results.QueryRow().Scan(&answers[i].found,
+			&answers[i].recorded, &async)
+		if err != nil {
+			_ = results.Close()
+			return err
+		}
+	}
+	if err := results.Close(); err != nil {
+		return err
+	}
+
+	// The batch committed: each receipt's answer is its own.
+	for i, r := range rs {
+		a := answers[i]
+		switch {
+		case !a.found:
+			errs[i] = fmt.Errorf("%w: %q", metadata.ErrUserNotFound,
+				r.UserID)
+		case r.Receipt == "":
+		case !a.recorded:
+			errs[i] = fmt.Errorf("%w: user %q, receipt %q",
+				metadata.ErrDuplicate, r.UserID, r.Receipt)
+		default:
+			s.hints.added(r.UserID, r.Receipt)
+		}
 	}
 	return nil
 }

@@ -2,9 +2,16 @@ package pgstore_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/metadata/pgstore"
 )
 
 // TestRecordReceiptBackendKilled terminates the backends of a store's
@@ -46,5 +53,146 @@ func TestRecordReceiptBackendKilled(t *testing.T) {
 		opts.ReceiptsTable.Sanitize()+` WHERE user_id = 'u'`).Scan(&n)
 	if err != nil || n != 2 {
 		t.Errorf("receipts stored = %d, %v; want 2", n, err)
+	}
+}
+
+// tracer counts the queries and the batches its connections send.
+type tracer struct {
+	queries, batches atomic.Int64
+}
+
+func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn,
+	_ pgx.TraceQueryStartData) context.Context {
+	t.queries.Add(1)
+	return ctx
+}
+
+func (t *tracer) TraceQueryEnd(context.Context, *pgx.Conn,
+	pgx.TraceQueryEndData) {
+}
+
+func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn,
+	_ pgx.TraceBatchStartData) context.Context {
+	t.batches.Add(1)
+	return ctx
+}
+
+func (t *tracer) TraceBatchQuery(context.Context, *pgx.Conn,
+	pgx.TraceBatchQueryData) {
+}
+
+func (t *tracer) TraceBatchEnd(context.Context, *pgx.Conn,
+	pgx.TraceBatchEndData) {
+}
+
+// TestRecordReceiptsOneRoundTrip records receipts of three users in one
+// call: the store sends one batch and no query of its own, and each
+// receipt counts.
+func TestRecordReceiptsOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	tr := new(tracer)
+	pool := connect(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
+	s := newStore(t, pool, pgstore.Options{})
+	users := []string{"a", "b", "c"}
+	rs := make([]metadata.UserReceipt, len(users))
+	for i, u := range users {
+		put(t, s, u, nil)
+		rs[i] = metadata.UserReceipt{UserID: u, Receipt: "s1/end"}
+	}
+
+	queries, batches := tr.queries.Load(), tr.batches.Load()
+	errs := s.RecordReceipts(ctx, rs)
+	if diff := cmp.Diff([]error{nil, nil, nil}, errs,
+		cmpopts.EquateErrors()); diff != "" {
+		t.Errorf("RecordReceipts errors mismatch (-want +got):\n%s", diff)
+	}
+	if q, b := tr.queries.Load()-queries, tr.batches.Load()-batches; q != 0 ||
+		b != 1 {
+		t.Errorf("RecordReceipts sent %d queries and %d batches, want 0 "+
+			"and 1", q, b)
+	}
+	for _, u := range users {
+		if ok, err := s.HasReceipt(ctx, u, "s1/end"); !ok || err != nil {
+			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", u, ok, err)
+		}
+	}
+}
+
+// TestRecordReceiptsBadID records, in one call, receipts of users of a
+// uuid ID column and of an ID that is no uuid, which aborts the batch's
+// transaction: the store records each on its own, the bad ID names no
+// user, and the others count.
+func TestRecordReceiptsBadID(t *testing.T) {
+	ctx := context.Background()
+	pool := connect(t, nil)
+	schema := newSchema(t, pool)
+	users := pgx.Identifier{schema, "users"}
+	exec(t, pool, `CREATE TABLE `+users.Sanitize()+
+		` (id uuid PRIMARY KEY, md jsonb)`)
+	const a, b = "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	exec(t, pool, `INSERT INTO `+users.Sanitize()+` (id) VALUES ($1), ($2)`,
+		a, b)
+	s := newStore(t, pool, pgstore.Options{Table: users, IDColumn: "id",
+		MetadataColumn: "md",
+		ReceiptsTable:  pgx.Identifier{schema, "receipts"}})
+
+	errs := s.RecordReceipts(ctx, []metadata.UserReceipt{
+		{UserID: a, Receipt: "s1/end"},
+		{UserID: "not a uuid", Receipt: "s1/end"},
+		{UserID: b, Receipt: "s1/end"},
+	})
+	want := []error{nil, metadata.ErrUserNotFound, nil}
+	if diff := cmp.Diff(want, errs, cmpopts.EquateErrors()); diff != "" {
+		t.Errorf("RecordReceipts errors mismatch (-want +got):\n%s", diff)
+	}
+	for _, u := range []string{a, b} {
+		if ok, err := s.HasReceipt(ctx, u, "s1/end"); !ok || err != nil {
+			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", u, ok, err)
+		}
+	}
+}
+
+// TestRecordReceiptsBackendKilled terminates the backend of a store's
+// one connection between two batches: the next batch meets a dead
+// connection, the store records each receipt on its own, once.
+func TestRecordReceiptsBackendKilled(t *testing.T) {
+	ctx := context.Background()
+	admin := connect(t, nil)
+	app := appName("records-killed")
+	pool := connect(t, func(c *pgxpool.Config) {
+		c.ConnConfig.RuntimeParams["application_name"] = app
+		c.MaxConns = 1
+	})
+	opts := tables(t, admin)
+	s := newStore(t, pool, opts)
+	put(t, s, "u", nil)
+	put(t, s, "v", nil)
+	batch := func(r string) []metadata.UserReceipt {
+		return []metadata.UserReceipt{{UserID: "u", Receipt: r},
+			{UserID: "v", Receipt: r}}
+	}
+	if errs := s.RecordReceipts(ctx, batch("r1")); errs[0] != nil ||
+		errs[1] != nil {
+		t.Fatalf("RecordReceipts(r1) = %v", errs)
+	}
+
+	var killed int
+	err := admin.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
+		FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminated %d backends, %v; want 1", killed, err)
+	}
+
+	if errs := s.RecordReceipts(ctx, batch("r2")); errs[0] != nil ||
+		errs[1] != nil {
+		t.Fatalf("RecordReceipts(r2) after the kill = %v", errs)
+	}
+	var n int
+	err = admin.QueryRow(ctx, `SELECT count(*) FROM `+
+		opts.ReceiptsTable.Sanitize()).Scan(&n)
+	if err != nil || n != 4 {
+		t.Errorf("receipts stored = %d, %v; want 4", n, err)
 	}
 }
