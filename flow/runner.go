@@ -49,15 +49,26 @@ type Options struct {
 	Logger *slog.Logger
 
 	// DeferEnd records the end of each session after Run has returned,
-	// in a goroutine of its own, which saves the caller one store round
-	// trip per logout: worth it on a store across a network, such as
-	// pgstore. A repeat of the session in this process waits for the
-	// record and runs nothing, as without DeferEnd. A repeat that
-	// reaches another replica before the record lands runs the flow
-	// again: its writes carry receipts and count nothing twice, but the
-	// Revoker is called again. Call [Runner.Wait] before the process
-	// exits, so that no record is left unwritten.
+	// which saves the caller one store round trip per logout: worth it
+	// on a store across a network, such as pgstore. A store that is a
+	// [metadata.BatchRecorder] records the ends gathered within
+	// DeferEndDelay in one call, from one goroutine; with any other
+	// store each end is recorded in a goroutine of its own. A repeat of
+	// the session in this process waits for the record and runs
+	// nothing, as without DeferEnd. A repeat that reaches another
+	// replica before the record lands runs the flow again: its writes
+	// carry receipts and count nothing twice, but the Revoker is called
+	// again. Call [Runner.Wait] before the process exits, so that no
+	// record is left unwritten.
 	DeferEnd bool
+
+	// DeferEndDelay is how long DeferEnd gathers the ends of sessions
+	// before recording them together, on a [metadata.BatchRecorder]:
+	// zero means DefaultDeferEndDelay, and a negative value records
+	// what has gathered while the last record was under way, with no
+	// wait. Each end is still recorded within Timeout of its Run's
+	// return, the delay included.
+	DeferEndDelay time.Duration
 
 	// Timeout is the deadline of each action; zero or less means
 	// DefaultTimeout. The revoker runs under the caller's context alone:
@@ -221,16 +232,21 @@ type Runner struct {
 	revoker Revoker
 
 	// recorder is the store as a metadata.ReceiptRecorder, when it is
-	// one: it records the end of sessions.
+	// one: it records the end of sessions; batcher, as a
+	// metadata.BatchRecorder, records those that DeferEnd gathers.
 	recorder metadata.ReceiptRecorder
+	batcher  metadata.BatchRecorder
 
 	logger  *slog.Logger // nil: silent
 	timeout time.Duration
 
 	// deferEnd is Options.DeferEnd; pending counts the session ends
-	// being recorded after their Run returned.
+	// being recorded after their Run returned; ends are those waiting
+	// for a batch, endDelay how long a batch gathers them.
 	deferEnd bool
 	pending  pending
+	ends     endQueue
+	endDelay time.Duration
 
 	// live maps each trigger to its published flow. The map is never
 	// changed once stored: Publish stores a new one.
@@ -266,10 +282,20 @@ func NewRunner(opts Options) (*Runner, error) {
 		deferEnd: opts.DeferEnd,
 	}
 	r.recorder, _ = opts.Store.(metadata.ReceiptRecorder)
+	if r.recorder != nil {
+		r.batcher, _ = opts.Store.(metadata.BatchRecorder)
+	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
+	switch r.endDelay = opts.DeferEndDelay; {
+	case r.endDelay == 0:
+		r.endDelay = DefaultDeferEndDelay
+	case r.endDelay < 0:
+		r.endDelay = 0
+	}
 	r.flights.init()
+	r.ends.init()
 	return r, nil
 }
 
@@ -413,7 +439,11 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	res, err := r.run(ctx, ev, trigger, p, rs)
 	returned = true
 	if rs.endDeferred {
-		r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
+		if r.batcher != nil {
+			r.queueEnd(ctx, key, f, rs.endReceipt, res, err)
+		} else {
+			r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
+		}
 		return res, err
 	}
 
@@ -435,8 +465,21 @@ var errGoexit = errors.New("flow: the run of the same session ended " +
 // from any number of goroutines: it then returns at a moment when no end
 // is being recorded, which a steady stream of runs may put off for as
 // long as it lasts, and runs that return later may leave ends of their
-// own.
-func (r *Runner) Wait() { r.pending.wait() }
+// own. While it waits, ends are recorded without [Options.DeferEndDelay].
+func (r *Runner) Wait() {
+	q := &r.ends
+	q.mu.Lock()
+	q.hurry++
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	r.pending.wait()
+	q.mu.Lock()
+	q.hurry--
+	q.mu.Unlock()
+}
 
 // deferredEnd records the end of the session in a goroutine of its own,
 // then ends the run's flight: until then, a repeat of the session in

@@ -1,0 +1,160 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+// DefaultDeferEndDelay is how long [Options.DeferEnd] gathers the ends
+// of sessions before recording them together, when
+// [Options.DeferEndDelay] is zero.
+const DefaultDeferEndDelay = 2 * time.Millisecond
+
+// maxEndBatch bounds how many ends one store call records.
+const maxEndBatch = 256
+
+// endQueue gathers the session ends that Options.DeferEnd leaves to
+// record after Run has returned, for a store that is a
+// metadata.BatchRecorder: one goroutine, started when the first end
+// arrives and gone once the queue is empty, records them in batches.
+type endQueue struct {
+	mu      sync.Mutex
+	items   []queuedEnd
+	working bool // a goroutine records the queue
+	hurry   int  // Wait calls under way: record without a delay
+
+	// wake cuts a delay short when Wait is called.
+	wake chan struct{}
+}
+
+// queuedEnd is one session end waiting to be recorded, with what ends
+// its run's flight once it is.
+type queuedEnd struct {
+	ctx      context.Context // the caller's, for the logs
+	key      flightKey
+	f        *flight
+	receipt  string
+	res      *Result // a copy of the run's result
+	err      error   // the run's error
+	deadline time.Time
+}
+
+func (q *endQueue) init() { q.wake = make(chan struct{}, 1) }
+
+// queueEnd has the end of the run's session recorded by the queue's
+// goroutine, starting one if none is at work, then the run's flight
+// ended: until then, a repeat of the session in this process joins the
+// flight and runs nothing.
+func (r *Runner) queueEnd(ctx context.Context, key flightKey, f *flight,
+	receipt string, res *Result, err error) {
+
+	// The caller owns res once Run returns: keep a copy. The record
+	// outlives the caller's context, within the runner's timeout.
+	e := queuedEnd{ctx: context.WithoutCancel(ctx), key: key, f: f,
+		receipt: receipt, res: res.clone(), err: err,
+		deadline: time.Now().Add(r.timeout)}
+	r.pending.add()
+
+	q := &r.ends
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	start := !q.working
+	q.working = true
+	q.mu.Unlock()
+	if start {
+		go r.recordEnds()
+	}
+}
+
+// recordEnds records the queued ends, a batch at a time, until the
+// queue is empty. Each batch first gathers the ends that arrive within
+// the runner's delay, unless Wait is waiting or a batch is full.
+func (r *Runner) recordEnds() {
+	q := &r.ends
+	for {
+		q.mu.Lock()
+		wait := r.endDelay > 0 && q.hurry == 0 && len(q.items) < maxEndBatch
+		q.mu.Unlock()
+		if wait {
+			t := time.NewTimer(r.endDelay)
+			select {
+			case <-t.C:
+			case <-q.wake:
+			}
+			t.Stop()
+		}
+
+		// Take a batch; stop once none is left, under the lock that
+		// queueEnd takes, so that no end is left without a goroutine.
+		q.mu.Lock()
+		n := min(len(q.items), maxEndBatch)
+		if n == 0 {
+			q.working = false
+			q.mu.Unlock()
+			return
+		}
+		batch := make([]queuedEnd, n)
+		copy(batch, q.items)
+		q.items = append(q.items[:0], q.items[n:]...)
+		q.mu.Unlock()
+
+		r.recordBatch(batch)
+	}
+}
+
+// recordBatch records the ends of batch in one store call, logs those
+// that could not be recorded, and ends their runs' flights. The call
+// ends at the first end's deadline, the earliest.
+func (r *Runner) recordBatch(batch []queuedEnd) {
+	errs := make([]error, len(batch))
+	func() {
+		// Running never panics, in the background either: a store that
+		// panics fails the whole batch.
+		defer func() {
+			if v := recover(); v != nil {
+				err := fmt.Errorf("%w in the store's RecordReceipts: %v",
+					ErrPanic, v)
+				for i := range errs {
+					errs[i] = err
+				}
+			}
+		}()
+		ctx, cancel := context.WithDeadline(context.Background(),
+			batch[0].deadline)
+		defer cancel()
+		rs := make([]metadata.UserReceipt, len(batch))
+		for i, e := range batch {
+			rs[i] = metadata.UserReceipt{UserID: e.key.user,
+				Receipt: e.receipt}
+		}
+		got := r.batcher.RecordReceipts(ctx, rs)
+		for i := range errs {
+			if i < len(got) {
+				errs[i] = got[i]
+			} else {
+				errs[i] = errNoAnswer
+			}
+		}
+	}()
+
+	for i, e := range batch {
+		if err := errs[i]; err != nil &&
+			!errors.Is(err, metadata.ErrDuplicate) {
+			r.log(e.ctx, slog.LevelWarn, "flow: cannot record the end "+
+				"of the session", e.key, "", slog.Any(LogKeyError, err))
+		}
+		r.flights.finish(e.key, e.f, e.res, e.err, false)
+		r.pending.done()
+	}
+}
+
+// errNoAnswer is the error of an end that a store's RecordReceipts left
+// without an answer.
+var errNoAnswer = errors.New("flow: the store's RecordReceipts gave no " +
+	"answer for this receipt")

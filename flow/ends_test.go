@@ -1,0 +1,329 @@
+package flow_test
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
+	"github.com/logoutflow/logoutflow/metadata/memstore"
+)
+
+// batchStore is a memory store whose RecordReceipts counts its calls and
+// answers through answer, when set, instead of the store's.
+type batchStore struct {
+	*memstore.Store
+
+	mu      sync.Mutex
+	batches [][]metadata.UserReceipt
+	answer  func(ctx context.Context, rs []metadata.UserReceipt) []error
+}
+
+var _ metadata.BatchRecorder = (*batchStore)(nil)
+
+func (s *batchStore) RecordReceipts(ctx context.Context,
+	rs []metadata.UserReceipt) []error {
+
+	s.mu.Lock()
+	s.batches = append(s.batches, rs)
+	answer := s.answer
+	s.mu.Unlock()
+	if answer != nil {
+		return answer(ctx, rs)
+	}
+	return s.Store.RecordReceipts(ctx, rs)
+}
+
+// sizes returns the sizes of the batches recorded so far.
+func (s *batchStore) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for _, b := range s.batches {
+		out = append(out, len(b))
+	}
+	return out
+}
+
+// batched returns a fixture running count then RevokeSession, with
+// DeferEnd on a batchStore and the options opts, whose logs it keeps.
+func batched(tb testing.TB, opts flow.Options) (*fixture, *batchStore,
+	*records) {
+
+	tb.Helper()
+	bs := new(batchStore)
+	logs := new(records)
+	opts.Store, opts.DeferEnd, opts.Logger = bs, true, slog.New(logs)
+	fx := setup(tb, opts, counter("count"))
+	bs.Store = fx.store
+	fx.publish(tb, "count")
+	return fx, bs, logs
+}
+
+// fullRun fails the test unless Run of session sid is a full run.
+func fullRun(tb testing.TB, fx *fixture, sid string) {
+	tb.Helper()
+	res, err := fx.runner.Run(context.Background(), event(sid))
+	if err != nil || res.Repeat || len(res.Failed()) != 0 {
+		tb.Fatalf("Run(%s) = %+v, %v; want a full run", sid, res, err)
+	}
+}
+
+// TestDeferEndBatches signs out 20 sessions in a row: their ends are
+// recorded in one batch, once the delay is over, and a repeat of one of
+// them waits for the batch, then runs nothing.
+func TestDeferEndBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const sessions, delay = 20, 10 * time.Millisecond
+		fx, bs, _ := batched(t, flow.Options{DeferEndDelay: delay})
+		start := time.Now()
+		for i := range sessions {
+			fullRun(t, fx, "s"+strconv.Itoa(i))
+		}
+		if got := time.Since(start); got != 0 {
+			t.Errorf("the runs took %v, want no wait for the records", got)
+		}
+
+		res, err := fx.runner.Run(context.Background(), event("s3"))
+		if err != nil || !res.Repeat {
+			t.Errorf("repeated Run() = %+v, %v; want a repeat", res, err)
+		}
+		if got := time.Since(start); got != delay {
+			t.Errorf("the repeat returned after %v, want %v", got, delay)
+		}
+		fx.runner.Wait()
+
+		if diff := cmp.Diff([]int{sessions}, bs.sizes()); diff != "" {
+			t.Errorf("batch sizes mismatch (-want +got):\n%s", diff)
+		}
+		if got := fx.count(t); got != sessions {
+			t.Errorf("stored n = %d, want %d", got, sessions)
+		}
+		if got := len(fx.rev.revoked()); got != sessions {
+			t.Errorf("revoked %d sessions, want %d", got, sessions)
+		}
+		for i := range sessions {
+			end := "s" + strconv.Itoa(i) + "/end"
+			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+			if err != nil || !done {
+				t.Errorf("HasReceipt(%s) = %v, %v; want true", end, done,
+					err)
+			}
+		}
+	})
+}
+
+// TestDeferEndDelays runs one logout with each delay the options allow:
+// its end is recorded once the delay is over, at once for a negative
+// one, and at once whatever the delay while Wait waits.
+func TestDeferEndDelays(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration
+		wait  bool // Wait right after Run
+		want  time.Duration
+	}{
+		{"default", 0, false, flow.DefaultDeferEndDelay},
+		{"set", time.Second, false, time.Second},
+		{"none", -1, false, 0},
+		{"cut short by Wait", time.Hour, true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fx, bs, _ := batched(t, flow.Options{
+					DeferEndDelay: tc.delay})
+				var at time.Duration
+				start := time.Now()
+				bs.answer = func(ctx context.Context,
+					rs []metadata.UserReceipt) []error {
+					at = time.Since(start)
+					return bs.Store.RecordReceipts(ctx, rs)
+				}
+				fullRun(t, fx, "s1")
+				if tc.wait {
+					fx.runner.Wait()
+				}
+				synctest.Wait()
+				time.Sleep(tc.want) // fake time: past the delay
+				fx.runner.Wait()
+				if at != tc.want {
+					t.Errorf("the end was recorded after %v, want %v", at,
+						tc.want)
+				}
+			})
+		})
+	}
+}
+
+// TestDeferEndBatchAnswers has RecordReceipts answer a batch of four
+// ends each its own way: recorded, recorded before, failed, and no
+// answer at all. The failures are logged, the duplicate is not; every
+// run's flight ends, so that repeats never hang; the ends not recorded
+// make their repeats run again, counting nothing and revoking again.
+func TestDeferEndBatchAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, bs, logs := batched(t, flow.Options{})
+		bs.answer = func(ctx context.Context,
+			rs []metadata.UserReceipt) []error {
+			errs := bs.Store.RecordReceipts(ctx, rs[:2])
+			errs[1] = metadata.ErrDuplicate
+			return append(errs, errInjected) // none for the fourth
+		}
+		for i := range 4 {
+			fullRun(t, fx, "s"+strconv.Itoa(i))
+		}
+		fx.runner.Wait()
+		bs.answer = nil
+
+		var warned []string
+		for _, r := range logs.all() {
+			if r.Level == slog.LevelWarn {
+				warned = append(warned, r.Attrs[flow.LogKeySessionID])
+			}
+		}
+		if diff := cmp.Diff([]string{"s2", "s3"}, warned); diff != "" {
+			t.Errorf("warned sessions mismatch (-want +got):\n%s", diff)
+		}
+		for i, repeat := range []bool{true, true, false, false} {
+			sid := "s" + strconv.Itoa(i)
+			res, err := fx.runner.Run(context.Background(), event(sid))
+			if err != nil || res.Repeat != repeat {
+				t.Errorf("Run(%s) again = %+v, %v; want repeat %t", sid,
+					res, err, repeat)
+			}
+		}
+		fx.runner.Wait()
+		if got := fx.count(t); got != 4 {
+			t.Errorf("stored n = %d, want 4", got)
+		}
+		want := []string{"u1/s0", "u1/s1", "u1/s2", "u1/s3", "u1/s2",
+			"u1/s3"}
+		if diff := cmp.Diff(want, fx.rev.revoked()); diff != "" {
+			t.Errorf("revoked mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDeferEndBatchPanics has RecordReceipts panic: the process goes on,
+// each end of the batch is logged as not recorded, and the runs'
+// flights end.
+func TestDeferEndBatchPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, bs, logs := batched(t, flow.Options{})
+		bs.answer = func(context.Context, []metadata.UserReceipt) []error {
+			panic("store down")
+		}
+		fullRun(t, fx, "s1")
+		fullRun(t, fx, "s2")
+		fx.runner.Wait()
+
+		var warned []string
+		for _, r := range logs.all() {
+			if r.Level == slog.LevelWarn && strings.Contains(
+				r.Attrs[flow.LogKeyError], "store down") {
+				warned = append(warned, r.Attrs[flow.LogKeySessionID])
+			}
+		}
+		if diff := cmp.Diff([]string{"s1", "s2"}, warned); diff != "" {
+			t.Errorf("warned sessions mismatch (-want +got):\n%s", diff)
+		}
+		bs.answer = nil
+		fullRun(t, fx, "s1") // its end was not recorded: it runs again
+		fx.runner.Wait()
+		if got := fx.count(t); got != 2 {
+			t.Errorf("stored n = %d, want 2", got)
+		}
+	})
+}
+
+// TestDeferEndBatchTimeout holds a batch until its context ends: it
+// gives up at the runner's timeout after the first end of the batch was
+// queued, and a repeat waiting for it then runs nothing.
+func TestDeferEndBatchTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, bs, _ := batched(t, flow.Options{})
+		bs.answer = func(ctx context.Context,
+			rs []metadata.UserReceipt) []error {
+			<-ctx.Done()
+			errs := make([]error, len(rs))
+			for i := range errs {
+				errs[i] = ctx.Err()
+			}
+			return errs
+		}
+		start := time.Now()
+		fullRun(t, fx, "s1")
+		res, err := fx.runner.Run(context.Background(), event("s1"))
+		if err != nil || !res.Repeat {
+			t.Errorf("repeated Run() = %+v, %v; want a repeat", res, err)
+		}
+		if got := time.Since(start); got != flow.DefaultTimeout {
+			t.Errorf("the repeat returned after %v, want %v", got,
+				flow.DefaultTimeout)
+		}
+		fx.runner.Wait()
+	})
+}
+
+// TestDeferEndBatchesUnderLoad signs out 1,000 sessions from 4
+// goroutines while two others call Wait over and over: every session
+// counts once, is revoked once and is recorded as ended, in batches.
+func TestDeferEndBatchesUnderLoad(t *testing.T) {
+	const workers, each = 4, 250
+	fx, bs, _ := batched(t, flow.Options{DeferEndDelay: -1})
+	var runs, waits sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range workers {
+		runs.Go(func() {
+			for i := range each {
+				fullRun(t, fx, "s"+strconv.Itoa(w*each+i))
+			}
+		})
+	}
+	for range 2 {
+		waits.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					fx.runner.Wait()
+				}
+			}
+		})
+	}
+	runs.Wait()
+	close(stop)
+	waits.Wait()
+	fx.runner.Wait()
+
+	if got := fx.count(t); got != workers*each {
+		t.Errorf("stored n = %d, want %d", got, workers*each)
+	}
+	if got := len(fx.rev.revoked()); got != workers*each {
+		t.Errorf("revoked %d sessions, want %d", got, workers*each)
+	}
+	recorded := 0
+	for _, n := range bs.sizes() {
+		recorded += n
+	}
+	if recorded != workers*each {
+		t.Errorf("%d ends in batches, want %d", recorded, workers*each)
+	}
+	for i := range workers * each {
+		end := "s" + strconv.Itoa(i) + "/end"
+		done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+		if err != nil || !done {
+			t.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done, err)
+		}
+	}
+}
