@@ -99,8 +99,8 @@ type UserReceipt struct {
 // would, in fewer round trips than one call each, and returns one error
 // per receipt, in order, nil for those recorded. Each receipt stands on
 // its own: one that fails (a duplicate, an unknown user) leaves the
-// others recorded. The flow records the ends of sessions with it when
-// [flow.Options.DeferEnd] gathers them.
+// others recorded. The flow runner records the ends of sessions with it
+// when its DeferEnd option gathers them.
 type BatchRecorder interface {
 	RecordReceipts(ctx context.Context, rs []UserReceipt) []error
 }

@@ -66,13 +66,14 @@
 // An update whose patch is empty records only its receipt, and so does
 // [Store.RecordReceipt], in one statement that reads nothing of the
 // user's value; the flow calls it once per logout to mark the session as
-// ended. Such a transaction commits without waiting for its WAL to reach
-// the disk (synchronous commit off), which halves the disk waits of a
-// logout. A server crash
-// may then forget the receipts of the last fraction of a second, never a
-// write: a logout retried after it runs its flow again, and the receipts
-// of its writes, which did wait, keep it from counting twice. Set
-// [Options.DurableEmptyUpdates] to make them wait as well.
+// ended, or [Store.RecordReceipts], which sends that statement for many
+// sessions in one round trip, when its runner gathers the ends. Such a
+// transaction commits without waiting for its WAL to reach the disk
+// (synchronous commit off), which halves the disk waits of a logout. A
+// server crash may then forget the receipts of the last fraction of a
+// second, never a write: a logout retried after it runs its flow again,
+// and the receipts of its writes, which did wait, keep it from counting
+// twice. Set [Options.DurableEmptyUpdates] to make them wait as well.
 //
 // # Failures
 //

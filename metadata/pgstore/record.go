@@ -73,8 +73,8 @@ var _ metadata.BatchRecorder = (*Store)(nil)
 // RecordReceipts implements [metadata.BatchRecorder]: the statement of
 // RecordReceipt once per receipt, all sent in one round trip and run in
 // one transaction, which commits without waiting for the disk unless
-// [Options.DurableEmptyUpdates] is set. The flow records the ends of
-// sessions with it when it gathers them ([flow.Options.DeferEnd]).
+// [Options.DurableEmptyUpdates] is set. The flow runner records the
+// ends of sessions with it when its DeferEnd option gathers them.
 //
 // When the batch fails as a whole (its connection is lost; a user ID
 // that the ID column's type refuses aborts its transaction; a deadlock
