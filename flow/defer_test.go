@@ -96,57 +96,82 @@ func TestDeferEndDoesNotWait(t *testing.T) {
 }
 
 // TestWaitWhileRunning calls Wait from two goroutines while four others
-// sign out 250 sessions each with the end recorded after Run: the race
-// detector finds nothing, and a last Wait, once the runs are over,
-// leaves every session counted once, revoked once and recorded as
-// ended.
+// sign out 250 sessions each with the end recorded after Run, on a
+// store that records ends one at a time and on one that records them in
+// batches: the race detector finds nothing, and a last Wait, once the
+// runs are over, leaves every session counted once, revoked once and
+// recorded as ended.
 func TestWaitWhileRunning(t *testing.T) {
 	const workers, each = 4, 250
-	fx, _ := deferred(t)
-	var runs, waits sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range workers {
-		runs.Go(func() {
-			for i := range each {
-				sid := "s" + strconv.Itoa(w*each+i)
-				res, err := fx.runner.Run(t.Context(), event(sid))
-				if err != nil || res.Repeat || len(res.Failed()) != 0 {
-					t.Errorf("Run(%s) = %+v, %v; want a full run", sid,
-						res, err)
-					return
-				}
+	one := func(t *testing.T) (*fixture, func() int) {
+		fx, _ := deferred(t)
+		return fx, nil
+	}
+	batches := func(t *testing.T) (*fixture, func() int) {
+		fx, bs, _ := batched(t, flow.Options{DeferEndDelay: -1})
+		return fx, func() int {
+			n := 0
+			for _, size := range bs.sizes() {
+				n += size
 			}
-		})
-	}
-	for range 2 {
-		waits.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					fx.runner.Wait()
-				}
-			}
-		})
-	}
-	runs.Wait()
-	close(stop)
-	waits.Wait()
-	fx.runner.Wait()
-
-	if got := fx.count(t); got != workers*each {
-		t.Errorf("stored n = %d, want %d", got, workers*each)
-	}
-	if got := len(fx.revoked()); got != workers*each {
-		t.Errorf("revoked %d sessions, want %d", got, workers*each)
-	}
-	for i := range workers * each {
-		end := "s" + strconv.Itoa(i) + "/end"
-		done, err := fx.store.HasReceipt(t.Context(), "u1", end)
-		if err != nil || !done {
-			t.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done, err)
+			return n
 		}
+	}
+	stores := []struct {
+		name       string
+		newFixture func(*testing.T) (*fixture, func() int)
+	}{
+		{"one at a time", one},
+		{"batches", batches},
+	}
+	for _, tc := range stores {
+		t.Run(tc.name, func(t *testing.T) {
+			fx, batched := tc.newFixture(t)
+			var runs, waits sync.WaitGroup
+			stop := make(chan struct{})
+			for w := range workers {
+				runs.Go(func() {
+					for i := range each {
+						fullRun(t, fx, "s"+strconv.Itoa(w*each+i))
+					}
+				})
+			}
+			for range 2 {
+				waits.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							fx.runner.Wait()
+						}
+					}
+				})
+			}
+			runs.Wait()
+			close(stop)
+			waits.Wait()
+			fx.runner.Wait()
+
+			if got := fx.count(t); got != workers*each {
+				t.Errorf("stored n = %d, want %d", got, workers*each)
+			}
+			if got := len(fx.revoked()); got != workers*each {
+				t.Errorf("revoked %d sessions, want %d", got, workers*each)
+			}
+			if batched != nil && batched() != workers*each {
+				t.Errorf("%d ends in batches, want %d", batched(),
+					workers*each)
+			}
+			for i := range workers * each {
+				end := "s" + strconv.Itoa(i) + "/end"
+				done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+				if err != nil || !done {
+					t.Fatalf("HasReceipt(%s) = %v, %v; want true", end,
+						done, err)
+				}
+			}
+		})
 	}
 }
 

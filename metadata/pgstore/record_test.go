@@ -32,14 +32,7 @@ func TestRecordReceiptBackendKilled(t *testing.T) {
 		t.Fatalf("RecordReceipt(r1) = %v", err)
 	}
 
-	var killed int
-	err := admin.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
-		FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed)
-	if err != nil || killed != 1 {
-		t.Fatalf("terminated %d backends, %v; want 1", killed, err)
-	}
-
+	killApp(t, admin, app)
 	if err := s.RecordReceipt(ctx, "u", "r2"); err != nil {
 		t.Fatalf("RecordReceipt(r2) after the kill = %v", err)
 	}
@@ -49,10 +42,23 @@ func TestRecordReceiptBackendKilled(t *testing.T) {
 		}
 	}
 	var n int
-	err = admin.QueryRow(ctx, `SELECT count(*) FROM `+
+	err := admin.QueryRow(ctx, `SELECT count(*) FROM `+
 		opts.ReceiptsTable.Sanitize()+` WHERE user_id = 'u'`).Scan(&n)
 	if err != nil || n != 2 {
 		t.Errorf("receipts stored = %d, %v; want 2", n, err)
+	}
+}
+
+// killApp terminates the one backend of the connections named app,
+// failing the test unless there was exactly one.
+func killApp(tb testing.TB, admin *pgxpool.Pool, app string) {
+	tb.Helper()
+	var killed int
+	err := admin.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
+		FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed)
+	if err != nil || killed != 1 {
+		tb.Fatalf("terminated %d backends, %v; want 1", killed, err)
 	}
 }
 
@@ -177,20 +183,13 @@ func TestRecordReceiptsBackendKilled(t *testing.T) {
 		t.Fatalf("RecordReceipts(r1) = %v", errs)
 	}
 
-	var killed int
-	err := admin.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))
-		FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed)
-	if err != nil || killed != 1 {
-		t.Fatalf("terminated %d backends, %v; want 1", killed, err)
-	}
-
+	killApp(t, admin, app)
 	if errs := s.RecordReceipts(ctx, batch("r2")); errs[0] != nil ||
 		errs[1] != nil {
 		t.Fatalf("RecordReceipts(r2) after the kill = %v", errs)
 	}
 	var n int
-	err = admin.QueryRow(ctx, `SELECT count(*) FROM `+
+	err := admin.QueryRow(ctx, `SELECT count(*) FROM `+
 		opts.ReceiptsTable.Sanitize()).Scan(&n)
 	if err != nil || n != 4 {
 		t.Errorf("receipts stored = %d, %v; want 4", n, err)
