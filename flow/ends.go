@@ -16,18 +16,23 @@ import (
 // [Options.DeferEndDelay] is zero.
 const DefaultDeferEndDelay = 2 * time.Millisecond
 
-// maxEndBatch bounds how many ends one store call records.
-const maxEndBatch = 256
+// maxEndBatch bounds how many ends one store call records, and
+// maxEndWorkers how many goroutines record batches at once.
+const (
+	maxEndBatch   = 256
+	maxEndWorkers = 4
+)
 
 // endQueue gathers the session ends that Options.DeferEnd leaves to
 // record after Run has returned, for a store that is a
-// metadata.BatchRecorder: one goroutine, started when the first end
-// arrives and gone once the queue is empty, records them in batches.
+// metadata.BatchRecorder: a goroutine, started when the first end
+// arrives and gone once the queue is empty, records them in batches,
+// and more start, up to maxEndWorkers, while a full batch is waiting.
 type endQueue struct {
 	mu      sync.Mutex
 	items   []queuedEnd
-	working bool // a goroutine records the queue
-	hurry   int  // Wait calls under way: record without a delay
+	workers int // goroutines recording the queue
+	hurry   int // Wait calls under way: record without a delay
 
 	// wake cuts a delay short when Wait is called.
 	wake chan struct{}
@@ -48,9 +53,9 @@ type queuedEnd struct {
 func (q *endQueue) init() { q.wake = make(chan struct{}, 1) }
 
 // queueEnd has the end of the run's session recorded by the queue's
-// goroutine, starting one if none is at work, then the run's flight
-// ended: until then, a repeat of the session in this process joins the
-// flight and runs nothing.
+// goroutines, starting one if none is at work or a full batch waits,
+// then the run's flight ended: until then, a repeat of the session in
+// this process joins the flight and runs nothing.
 func (r *Runner) queueEnd(ctx context.Context, key flightKey, f *flight,
 	receipt string, res *Result, err error) {
 
@@ -64,8 +69,11 @@ func (r *Runner) queueEnd(ctx context.Context, key flightKey, f *flight,
 	q := &r.ends
 	q.mu.Lock()
 	q.items = append(q.items, e)
-	start := !q.working
-	q.working = true
+	start := q.workers == 0 ||
+		len(q.items) >= maxEndBatch && q.workers < maxEndWorkers
+	if start {
+		q.workers++
+	}
 	q.mu.Unlock()
 	if start {
 		go r.recordEnds()
@@ -95,13 +103,15 @@ func (r *Runner) recordEnds() {
 		q.mu.Lock()
 		n := min(len(q.items), maxEndBatch)
 		if n == 0 {
-			q.working = false
+			q.workers--
 			q.mu.Unlock()
 			return
 		}
 		batch := make([]queuedEnd, n)
 		copy(batch, q.items)
-		q.items = append(q.items[:0], q.items[n:]...)
+		left := copy(q.items, q.items[n:])
+		clear(q.items[left:]) // keep no result alive
+		q.items = q.items[:left]
 		q.mu.Unlock()
 
 		r.recordBatch(batch)

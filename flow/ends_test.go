@@ -3,9 +3,11 @@ package flow_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -271,5 +273,45 @@ func TestDeferEndBatchTimeout(t *testing.T) {
 				flow.DefaultTimeout)
 		}
 		fx.runner.Wait()
+	})
+}
+
+// TestDeferEndBurst queues 600 ends at once and holds the store's first
+// batch: other goroutines record the rest meanwhile, in full batches,
+// and once the first is released every end is recorded.
+func TestDeferEndBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const sessions = 600
+		fx, bs, _ := batched(t, flow.Options{})
+		release := make(chan struct{})
+		var first atomic.Bool
+		bs.answer = func(ctx context.Context,
+			rs []metadata.UserReceipt) []error {
+			if first.CompareAndSwap(false, true) {
+				<-release
+			}
+			return bs.Store.RecordReceipts(ctx, rs)
+		}
+		for i := range sessions {
+			fullRun(t, fx, "s"+strconv.Itoa(i))
+		}
+		time.Sleep(flow.DefaultDeferEndDelay)
+		synctest.Wait() // every batch is under way; the first is held
+
+		got := bs.sizes()
+		slices.Sort(got)
+		if diff := cmp.Diff([]int{88, 256, 256}, got); diff != "" {
+			t.Errorf("batch sizes mismatch (-want +got):\n%s", diff)
+		}
+		close(release)
+		fx.runner.Wait()
+		for i := range sessions {
+			end := "s" + strconv.Itoa(i) + "/end"
+			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+			if err != nil || !done {
+				t.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done,
+					err)
+			}
+		}
 	})
 }
