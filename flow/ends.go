@@ -119,39 +119,29 @@ func (r *Runner) recordEnds() {
 }
 
 // recordBatch records the ends of batch in one store call, logs those
-// that could not be recorded, and ends their runs' flights. The call
-// ends at the first end's deadline, the earliest.
+// that could not be recorded, and ends their runs' flights. An end whose
+// record starts too late, Timeout after its Run returned, is given up,
+// as it would have been on its own; the others are recorded until the
+// deadline of the newest of them, so that ends queued behind a slow
+// call keep the time they have left.
 func (r *Runner) recordBatch(batch []queuedEnd) {
 	errs := make([]error, len(batch))
-	func() {
-		// Running never panics, in the background either: a store that
-		// panics fails the whole batch.
-		defer func() {
-			if v := recover(); v != nil {
-				err := fmt.Errorf("%w in the store's RecordReceipts: %v",
-					ErrPanic, v)
-				for i := range errs {
-					errs[i] = err
-				}
-			}
-		}()
-		ctx, cancel := context.WithDeadline(context.Background(),
-			batch[0].deadline)
-		defer cancel()
-		rs := make([]metadata.UserReceipt, len(batch))
-		for i, e := range batch {
-			rs[i] = metadata.UserReceipt{UserID: e.key.user,
-				Receipt: e.receipt}
+	now := time.Now()
+	var send []int // of batch, in order
+	var deadline time.Time
+	for i, e := range batch {
+		if !now.Before(e.deadline) {
+			errs[i] = errEndTooLate
+			continue
 		}
-		got := r.batcher.RecordReceipts(ctx, rs)
-		for i := range errs {
-			if i < len(got) {
-				errs[i] = got[i]
-			} else {
-				errs[i] = errNoAnswer
-			}
+		send = append(send, i)
+		if e.deadline.After(deadline) {
+			deadline = e.deadline
 		}
-	}()
+	}
+	if len(send) > 0 {
+		r.recordSome(batch, send, deadline, errs)
+	}
 
 	for i, e := range batch {
 		if err := errs[i]; err != nil &&
@@ -163,6 +153,45 @@ func (r *Runner) recordBatch(batch []queuedEnd) {
 		r.pending.done()
 	}
 }
+
+// recordSome records the ends send of batch, by their index, in one call
+// of the store's RecordReceipts ending at deadline, and sets their
+// errors in errs.
+func (r *Runner) recordSome(batch []queuedEnd, send []int,
+	deadline time.Time, errs []error) {
+
+	// Running never panics, in the background either: a store that
+	// panics fails the whole call.
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("%w in the store's RecordReceipts: %v",
+				ErrPanic, v)
+			for _, i := range send {
+				errs[i] = err
+			}
+		}
+	}()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	rs := make([]metadata.UserReceipt, len(send))
+	for j, i := range send {
+		rs[j] = metadata.UserReceipt{UserID: batch[i].key.user,
+			Receipt: batch[i].receipt}
+	}
+	got := r.batcher.RecordReceipts(ctx, rs)
+	for j, i := range send {
+		if j < len(got) {
+			errs[i] = got[j]
+		} else {
+			errs[i] = errNoAnswer
+		}
+	}
+}
+
+// errEndTooLate is the error of an end whose record could not start
+// within the runner's timeout: the store was busy with earlier ones.
+var errEndTooLate = fmt.Errorf("flow: the end waited for the store past "+
+	"the runner's timeout: %w", context.DeadlineExceeded)
 
 // errNoAnswer is the error of an end that a store's RecordReceipts left
 // without an answer.

@@ -125,24 +125,30 @@ func TestDeferEndBatches(t *testing.T) {
 
 // TestDeferEndDelays runs one logout with each delay the options allow:
 // its end is recorded once the delay is over, at once for a negative
-// one, and at once whatever the delay while Wait waits.
+// one, at half the timeout for a delay longer than that, and at once
+// whatever the delay while Wait waits.
 func TestDeferEndDelays(t *testing.T) {
 	tests := []struct {
-		name  string
-		delay time.Duration
-		wait  bool // Wait right after Run
-		want  time.Duration
+		name    string
+		delay   time.Duration
+		timeout time.Duration
+		wait    bool // Wait right after Run
+		want    time.Duration
 	}{
-		{"default", 0, false, flow.DefaultDeferEndDelay},
-		{"set", time.Second, false, time.Second},
-		{"none", -1, false, 0},
-		{"cut short by Wait", time.Hour, true, 0},
+		{"default", 0, 0, false, flow.DefaultDeferEndDelay},
+		{"set", time.Second, 0, false, time.Second},
+		{"none", -1, 0, false, 0},
+		{"over half of the timeout", time.Hour, time.Second, false,
+			time.Second / 2},
+		{"as long as the timeout", 50 * time.Millisecond,
+			50 * time.Millisecond, false, 25 * time.Millisecond},
+		{"cut short by Wait", time.Hour, 0, true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fx, bs, _ := batched(t, flow.Options{
-					DeferEndDelay: tc.delay})
+					DeferEndDelay: tc.delay, Timeout: tc.timeout})
 				var at time.Duration
 				start := time.Now()
 				bs.answer = func(ctx context.Context,
@@ -161,9 +167,72 @@ func TestDeferEndDelays(t *testing.T) {
 					t.Errorf("the end was recorded after %v, want %v", at,
 						tc.want)
 				}
+				done, err := fx.store.HasReceipt(t.Context(), "u1", "s1/end")
+				if err != nil || !done {
+					t.Errorf("HasReceipt(s1/end) = %v, %v; want true",
+						done, err)
+				}
 			})
 		})
 	}
+}
+
+// TestDeferEndAfterStall stalls the store's first batch for 600 ms,
+// ignoring its context, past the runner's timeout of 500 ms, while a
+// logout comes every 10 ms; each later batch then takes 20 ms. The
+// stalled batch's ends fail, and those that waited past the timeout
+// before their record could start are given up, with a warning each;
+// every other end is recorded, though the oldest of its batch had only
+// 10 ms left.
+func TestDeferEndAfterStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 500 * time.Millisecond
+		fx, bs, logs := batched(t, flow.Options{Timeout: timeout,
+			DeferEndDelay: 10 * time.Millisecond})
+		var first atomic.Bool
+		bs.answer = func(ctx context.Context,
+			rs []metadata.UserReceipt) []error {
+			if first.CompareAndSwap(false, true) {
+				time.Sleep(600 * time.Millisecond) // ignoring ctx
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+			return bs.Store.RecordReceipts(ctx, rs)
+		}
+
+		// s0 at 0 ms goes in the stalled batch, taken at 10 ms; s1 to
+		// s99 come every 10 ms. The next batch is taken at 620 ms, past
+		// the deadline of s1 to s12, and holds s13 (deadline 630 ms) to
+		// s61: its call of 20 ms ends at 640 ms, in time for all.
+		for i := range 100 {
+			fullRun(t, fx, "s"+strconv.Itoa(i))
+			time.Sleep(10 * time.Millisecond)
+		}
+		fx.runner.Wait()
+
+		var late []string
+		for _, r := range logs.all() {
+			if r.Level == slog.LevelWarn {
+				late = append(late, r.Attrs[flow.LogKeySessionID])
+			}
+		}
+		var want []string
+		for i := 0; i <= 12; i++ {
+			want = append(want, "s"+strconv.Itoa(i))
+		}
+		if diff := cmp.Diff(want, late); diff != "" {
+			t.Errorf("ends given up mismatch (-want +got):\n%s", diff)
+		}
+		for i := range 100 {
+			end := "s" + strconv.Itoa(i) + "/end"
+			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+			if wantDone := i > 12; err != nil ||
+				done != wantDone {
+				t.Errorf("HasReceipt(%s) = %v, %v; want %t", end, done,
+					err, wantDone)
+			}
+		}
+	})
 }
 
 // TestDeferEndBatchAnswers has RecordReceipts answer a batch of four

@@ -289,34 +289,60 @@ func TestRevokerFailsOnceThenRetrySucceeds(t *testing.T) {
 	}
 }
 
+// TestEndReceiptFailure makes the record of a session's end fail, or
+// panic, with the end recorded before Run returns or after: the session
+// is revoked, the failure is a warning only, and a repeat runs again but
+// counts nothing twice.
 func TestEndReceiptFailure(t *testing.T) {
-	logs := new(records)
-	fs := new(faultStore)
-	fx := setup(t, flow.Options{Store: fs, Logger: slog.New(logs)},
-		counter("count"))
-	fs.Store = fx.store
-	fx.publish(t, "count")
-	fs.fault = once("s1/end", failBefore)
+	tests := []struct {
+		name     string
+		f        fault
+		deferEnd bool
+	}{
+		{"fails", failBefore, false},
+		{"panics", panics, false},
+		{"fails after Run", failBefore, true},
+		{"panics after Run", panics, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := new(records)
+			fs := new(faultStore)
+			fx := setup(t, flow.Options{Store: fs, Logger: slog.New(logs),
+				DeferEnd: tc.deferEnd}, counter("count"))
+			fs.Store = fx.store
+			fx.publish(t, "count")
+			fs.fault = once("s1/end", tc.f)
 
-	// The session is revoked: the failure is a warning only.
-	if _, err := fx.runner.Run(t.Context(), event("s1")); err != nil {
-		t.Fatalf("Run() error: %v", err)
-	}
-	var warned bool
-	for _, l := range logs.all() {
-		warned = warned || l.Level == slog.LevelWarn
-	}
-	if !warned {
-		t.Errorf("logs = %v, want a warning", logs.all())
-	}
+			// The session is revoked: the failure is a warning only.
+			res, err := fx.runner.Run(t.Context(), event("s1"))
+			if err != nil || res.Repeat || len(res.Failed()) != 0 {
+				t.Fatalf("Run() = %+v, %v; want a full run", res, err)
+			}
+			fx.runner.Wait()
+			var warned bool
+			for _, l := range logs.all() {
+				warned = warned || l.Level == slog.LevelWarn
+			}
+			if !warned {
+				t.Errorf("logs = %v, want a warning", logs.all())
+			}
 
-	// A repeat then runs again, but counts nothing twice.
-	res, err := fx.runner.Run(t.Context(), event("s1"))
-	if err != nil || res.Repeat {
-		t.Fatalf("second Run() = %+v, %v; want a full run", res, err)
-	}
-	if got := fx.count(t); got != 1 {
-		t.Errorf("stored n = %d, want 1", got)
+			// A repeat then runs again, but counts nothing twice.
+			res, err = fx.runner.Run(t.Context(), event("s1"))
+			if err != nil || res.Repeat {
+				t.Fatalf("second Run() = %+v, %v; want a full run", res,
+					err)
+			}
+			fx.runner.Wait()
+			if got := fx.count(t); got != 1 {
+				t.Errorf("stored n = %d, want 1", got)
+			}
+			if diff := cmp.Diff([]string{"u1/s1", "u1/s1"},
+				fx.revoked()); diff != "" {
+				t.Errorf("revoker calls mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -52,22 +52,28 @@ type Options struct {
 	// which saves the caller one store round trip per logout: worth it
 	// on a store across a network, such as pgstore. A store that is a
 	// [metadata.BatchRecorder] records the ends gathered within
-	// DeferEndDelay in one call, from one goroutine; with any other
-	// store each end is recorded in a goroutine of its own. A repeat of
-	// the session in this process waits for the record and runs
-	// nothing, as without DeferEnd. A repeat that reaches another
-	// replica before the record lands runs the flow again: its writes
-	// carry receipts and count nothing twice, but the Revoker is called
-	// again. Call [Runner.Wait] before the process exits, so that no
-	// record is left unwritten.
+	// DeferEndDelay together, 256 at most per call, from one goroutine
+	// (up to four while a full batch waits); with any other store each
+	// end is recorded in a goroutine of its own.
+	//
+	// A repeat of the session in this process waits for the record,
+	// the delay included, and runs nothing, as without DeferEnd. A
+	// repeat that reaches another replica before the record lands runs
+	// the flow again: its writes carry receipts and count nothing
+	// twice, but the Revoker is called again. An end whose record
+	// fails, or cannot start within Timeout of its Run's return, is
+	// not recorded (the runner logs a warning): a later repeat runs the
+	// flow again in the same way. Call [Runner.Wait] before the process
+	// exits, so that no record is left unwritten.
 	DeferEnd bool
 
 	// DeferEndDelay is how long DeferEnd gathers the ends of sessions
 	// before recording them together, on a [metadata.BatchRecorder]:
-	// zero means DefaultDeferEndDelay, and a negative value records
-	// what has gathered while the last record was under way, with no
-	// wait. Each end is still recorded within Timeout of its Run's
-	// return, the delay included.
+	// zero means DefaultDeferEndDelay, a negative value records what
+	// has gathered while the last record was under way, with no wait,
+	// and a delay over half of Timeout counts as half of Timeout, so
+	// that each record has time left. Each call of RecordReceipts ends
+	// Timeout after the newest of its ends' Run returned.
 	DeferEndDelay time.Duration
 
 	// Timeout is the deadline of each action; zero or less means
@@ -282,9 +288,7 @@ func NewRunner(opts Options) (*Runner, error) {
 		deferEnd: opts.DeferEnd,
 	}
 	r.recorder, _ = opts.Store.(metadata.ReceiptRecorder)
-	if r.recorder != nil {
-		r.batcher, _ = opts.Store.(metadata.BatchRecorder)
-	}
+	r.batcher, _ = opts.Store.(metadata.BatchRecorder)
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -294,6 +298,7 @@ func NewRunner(opts Options) (*Runner, error) {
 	case r.endDelay < 0:
 		r.endDelay = 0
 	}
+	r.endDelay = min(r.endDelay, r.timeout/2)
 	r.flights.init()
 	r.ends.init()
 	return r, nil
@@ -504,21 +509,34 @@ func (r *Runner) deferredEnd(ctx context.Context, key flightKey,
 }
 
 // recordEnd records that the session k has ended, so that a repeat runs
-// nothing. The session is revoked whatever happens here; a repeat that
-// still runs finds every write's receipt and counts nothing twice.
+// nothing. The session is revoked whatever happens here, a panic of the
+// store's included; a repeat that still runs finds every write's receipt
+// and counts nothing twice.
 func (r *Runner) recordEnd(ctx context.Context, k flightKey,
 	receipt string) {
 
-	var err error
-	if r.recorder != nil {
-		err = r.recorder.RecordReceipt(ctx, k.user, receipt)
-	} else {
-		err = r.store.Update(ctx, k.user, receipt, noPatch)
-	}
+	err := r.storeEnd(ctx, k, receipt)
 	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
 		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
 			"session", k, "", slog.Any(LogKeyError, err))
 	}
+}
+
+// storeEnd records the end receipt of the session k in the store,
+// turning a panic into an error.
+func (r *Runner) storeEnd(ctx context.Context, k flightKey,
+	receipt string) (err error) {
+
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w in the store, recording the end: %v",
+				ErrPanic, v)
+		}
+	}()
+	if r.recorder != nil {
+		return r.recorder.RecordReceipt(ctx, k.user, receipt)
+	}
+	return r.store.Update(ctx, k.user, receipt, noPatch)
 }
 
 // run is Run once the event is checked and this call leads its session.
