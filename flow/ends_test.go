@@ -384,3 +384,45 @@ func TestDeferEndBurst(t *testing.T) {
 		}
 	})
 }
+
+// batchOnly is a store that records receipts in batches but has no
+// RecordReceipt.
+type batchOnly struct {
+	metadata.Store
+	ms    *memstore.Store
+	calls atomic.Int64
+}
+
+func (s *batchOnly) RecordReceipts(ctx context.Context,
+	rs []metadata.UserReceipt) []error {
+	s.calls.Add(1)
+	return s.ms.RecordReceipts(ctx, rs)
+}
+
+// TestDeferEndBatchOnlyStore runs DeferEnd on a store that has
+// RecordReceipts but not RecordReceipt: the runner records the ends in
+// batches all the same.
+func TestDeferEndBatchOnlyStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := new(batchOnly)
+		fx := setup(t, flow.Options{Store: s, DeferEnd: true},
+			counter("count"))
+		s.Store, s.ms = fx.store, fx.store
+		fx.publish(t, "count")
+		for i := range 3 {
+			fullRun(t, fx, "s"+strconv.Itoa(i))
+		}
+		fx.runner.Wait()
+		if got := s.calls.Load(); got != 1 {
+			t.Errorf("RecordReceipts calls = %d, want 1", got)
+		}
+		for i := range 3 {
+			end := "s" + strconv.Itoa(i) + "/end"
+			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
+			if err != nil || !done {
+				t.Errorf("HasReceipt(%s) = %v, %v; want true", end, done,
+					err)
+			}
+		}
+	})
+}

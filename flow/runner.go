@@ -471,6 +471,9 @@ var errGoexit = errors.New("flow: the run of the same session ended " +
 // is being recorded, which a steady stream of runs may put off for as
 // long as it lasts, and runs that return later may leave ends of their
 // own. While it waits, ends are recorded without [Options.DeferEndDelay].
+// It returns once every record under way has returned: each gives up at
+// its context's deadline, unless the store ignores its context, which
+// the [metadata.Store] contract forbids, and then Wait waits for it.
 func (r *Runner) Wait() {
 	q := &r.ends
 	q.mu.Lock()

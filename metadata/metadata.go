@@ -94,10 +94,10 @@ type UserReceipt struct {
 	UserID, Receipt string
 }
 
-// BatchRecorder is an optional interface of a [Store] that is also a
-// [ReceiptRecorder]: RecordReceipts records each of rs as RecordReceipt
-// would, in fewer round trips than one call each, and returns one error
-// per receipt, in order, nil for those recorded. Each receipt stands on
+// BatchRecorder is an optional interface of a [Store]: RecordReceipts
+// records each of rs as [ReceiptRecorder.RecordReceipt] would, in fewer
+// round trips than one call each, and returns one error per receipt, in
+// order, nil for those recorded. Each receipt stands on
 // its own: one that fails (a duplicate, an unknown user) leaves the
 // others recorded. The flow runner records the ends of sessions with it
 // when its DeferEnd option gathers them.

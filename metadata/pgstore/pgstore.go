@@ -39,6 +39,13 @@ var (
 	// wraps [metadata.ErrCorrupt].
 	ErrNotObject = fmt.Errorf("pgstore: stored app_metadata is not an "+
 		"object: %w", metadata.ErrCorrupt)
+
+	// ErrInvalidReceipt is returned for a receipt that PostgreSQL's text
+	// cannot hold: invalid UTF-8, or holding NUL (memstore keeps any
+	// bytes). The flow's receipts never are: they are made of IDs that
+	// action.CheckID accepts.
+	ErrInvalidReceipt = errors.New("pgstore: receipt is not valid UTF-8 " +
+		"text without NUL")
 )
 
 // Clock tells the time. Both clocks of github.com/benbjohnson/clock fit.
@@ -238,6 +245,9 @@ func (s *Store) CreateSchema(ctx context.Context) error {
 // create a row only if it is missing, use the server's own INSERT ...
 // ON CONFLICT DO NOTHING.
 func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
+	if err := checkText(userID, ""); err != nil {
+		return fmt.Errorf("pgstore: put %q: %w", userID, err)
+	}
 	var doc []byte
 	if m != nil {
 		data, err := metadata.Apply(nil, m, s.lim)
@@ -259,6 +269,9 @@ func (s *Store) Put(ctx context.Context, userID string, m metadata.Map) error {
 // Get returns the user's app_metadata, nil when the column is SQL NULL or
 // JSON null. Numbers come back as json.Number, exactly as stored.
 func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
+	if err := checkText(userID, ""); err != nil {
+		return nil, err
+	}
 	var doc []byte
 	err := s.pool.QueryRow(ctx, s.sql.get, userID).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -285,9 +298,10 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
 	}
-	if receipt == "" {
-		return false, nil
+	if receipt == "" || checkText(userID, receipt) != nil {
+		return false, nil // no such user or receipt can be stored
 	}
+
 	// The hint holds the receipts that share the receipt's prefix: those
 	// of the session, for the flow's receipts. A user known to have more
 	// of them than a hint holds is not asked for them again while the

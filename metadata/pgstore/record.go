@@ -24,6 +24,9 @@ var _ metadata.ReceiptRecorder = (*Store)(nil)
 // retry that finds the first attempt's commit returns
 // [metadata.ErrDuplicate].
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
+	if err := checkText(userID, receipt); err != nil {
+		return err
+	}
 	err := attempts(ctx, "record", userID, func() error {
 		return s.record(ctx, userID, receipt)
 	})
@@ -84,12 +87,27 @@ var _ metadata.BatchRecorder = (*Store)(nil)
 func (s *Store) RecordReceipts(ctx context.Context,
 	rs []metadata.UserReceipt) []error {
 
+	// What PostgreSQL cannot hold is refused before the batch, which
+	// it would abort.
 	errs := make([]error, len(rs))
-	if len(rs) > 1 && s.recordBatch(ctx, rs, errs) == nil {
-		return errs
-	}
+	var good []metadata.UserReceipt
+	var at []int // of rs, for each of good
 	for i, r := range rs {
-		errs[i] = s.RecordReceipt(ctx, r.UserID, r.Receipt)
+		if errs[i] = checkText(r.UserID, r.Receipt); errs[i] == nil {
+			good = append(good, r)
+			at = append(at, i)
+		}
+	}
+
+	// One batch; when it fails whole, one receipt at a time.
+	got := make([]error, len(good))
+	if len(good) < 2 || s.recordBatch(ctx, good, got) != nil {
+		for j, r := range good {
+			got[j] = s.RecordReceipt(ctx, r.UserID, r.Receipt)
+		}
+	}
+	for j, i := range at {
+		errs[i] = got[j]
 	}
 	return errs
 }

@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -193,5 +195,53 @@ func TestRecordReceiptsBackendKilled(t *testing.T) {
 		opts.ReceiptsTable.Sanitize()).Scan(&n)
 	if err != nil || n != 4 {
 		t.Errorf("receipts stored = %d, %v; want 4", n, err)
+	}
+}
+
+// TestNotText uses user IDs and receipts that PostgreSQL's text cannot
+// hold, invalid UTF-8 and NUL: an ID names no user, a receipt is
+// refused with ErrInvalidReceipt, and neither reaches PostgreSQL, whose
+// own error would abort a batch that holds good receipts too.
+func TestNotText(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, connect(t, nil), pgstore.Options{})
+	put(t, s, "u", nil)
+	for i, bad := range []string{"a\x00b", "\xff"} {
+		good := "r" + strconv.Itoa(i)
+		if err := s.Put(ctx, bad, nil); !errors.Is(err,
+			metadata.ErrUserNotFound) {
+			t.Errorf("Put(%q) = %v, want ErrUserNotFound", bad, err)
+		}
+		if _, err := s.Get(ctx, bad); !errors.Is(err,
+			metadata.ErrUserNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrUserNotFound", bad, err)
+		}
+		if err := s.Update(ctx, bad, "r", noPatch); !errors.Is(err,
+			metadata.ErrUserNotFound) {
+			t.Errorf("Update(%q) = %v, want ErrUserNotFound", bad, err)
+		}
+		if err := s.Update(ctx, "u", bad, noPatch); !errors.Is(err,
+			pgstore.ErrInvalidReceipt) {
+			t.Errorf("Update(receipt %q) = %v, want ErrInvalidReceipt",
+				bad, err)
+		}
+		for _, ids := range [][2]string{{bad, "r"}, {"u", bad}} {
+			ok, err := s.HasReceipt(ctx, ids[0], ids[1])
+			if ok || err != nil {
+				t.Errorf("HasReceipt(%q, %q) = %t, %v; want false, nil",
+					ids[0], ids[1], ok, err)
+			}
+		}
+		errs := s.RecordReceipts(ctx, []metadata.UserReceipt{
+			{UserID: "u", Receipt: good + "a"},
+			{UserID: bad, Receipt: "r"},
+			{UserID: "u", Receipt: bad},
+			{UserID: "u", Receipt: good + "b"},
+		})
+		want := []error{nil, metadata.ErrUserNotFound,
+			pgstore.ErrInvalidReceipt, nil}
+		if diff := cmp.Diff(want, errs, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("RecordReceipts mismatch (-want +got):\n%s", diff)
+		}
 	}
 }

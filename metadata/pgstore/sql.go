@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -226,6 +227,25 @@ const (
 	codeBadText    = "22P02"
 	codeOutOfRange = "22003"
 )
+
+// checkText returns an error for a user ID or a receipt that a text
+// column cannot hold: invalid UTF-8, or holding NUL, which PostgreSQL
+// refuses with an error of its own. Such an ID names no user.
+func checkText(userID, receipt string) error {
+	switch {
+	case !pgText(userID):
+		return fmt.Errorf("%w: %q: the ID is not valid UTF-8 text "+
+			"without NUL", metadata.ErrUserNotFound, userID)
+	case !pgText(receipt):
+		return fmt.Errorf("%w: %q", ErrInvalidReceipt, receipt)
+	}
+	return nil
+}
+
+// pgText reports whether s can be the value of a text column.
+func pgText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
 
 // sqlState returns err's SQLSTATE, or "".
 func sqlState(err error) string {

@@ -42,6 +42,9 @@ var errRetry = errors.New("pgstore: transaction failed")
 func (s *Store) Update(ctx context.Context, userID, receipt string,
 	fn metadata.UpdateFunc) error {
 
+	if err := checkText(userID, receipt); err != nil {
+		return err
+	}
 	return attempts(ctx, "update", userID, func() error {
 		return s.update(ctx, userID, receipt, fn)
 	})
