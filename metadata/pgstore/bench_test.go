@@ -2,7 +2,9 @@ package pgstore_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,9 @@ const benchUsers = 1000
 //     a second round trip: the least that a logout which reads before
 //     it writes waits for, so the most such a flow can reach;
 //   - paired, paired-defer-end: a logout and a floor UPDATE in turn;
+//   - flow-defer-end-parallel, floor-parallel: flow-defer-end and
+//     floor from parallelGoroutines goroutines at once, as an auth
+//     server under load runs them;
 //   - alternating: flow-defer-end and floor in turn, a block of
 //     alternatingBlock each, the flow's time including the wait for
 //     its block's last end records, so that neither bills the other
@@ -78,6 +83,25 @@ func BenchmarkLogout(b *testing.B) {
 	b.Run("read-floor", func(b *testing.B) {
 		readFloorUpdates(b, fast.pool, opts.Table, users)
 	})
+	b.Run("flow-defer-end-parallel", func(b *testing.B) {
+		first := sessions
+		sessions += b.N
+		benchParallel(b, func(i int) {
+			benchLogout(b, deferred, users[i%len(users)],
+				"s"+strconv.Itoa(first+i))
+		})
+		deferred.runner.Wait()
+	})
+	b.Run("floor-parallel", func(b *testing.B) {
+		sql := floorSQL(opts.Table)
+		benchParallel(b, func(i int) {
+			tag, err := deferred.pool.Exec(context.Background(), sql,
+				users[i%len(users)], floorPatch)
+			if err != nil || tag.RowsAffected() != 1 {
+				b.Errorf("UPDATE = %v, %v", tag, err)
+			}
+		})
+	})
 
 	// The same comparison, a logout and an UPDATE in turn, so that both
 	// see the same load on a shared machine.
@@ -101,6 +125,39 @@ func BenchmarkLogout(b *testing.B) {
 		sessions += b.N
 		benchAlternating(b, deferred, opts.Table, users, ids)
 	})
+}
+
+// parallelGoroutines is how many goroutines the parallel benchmarks
+// run.
+const parallelGoroutines = 8
+
+// benchParallel calls op with 0 to b.N-1, each once, from
+// parallelGoroutines goroutines at once.
+func benchParallel(b *testing.B, op func(i int)) {
+	var next atomic.Int64
+	b.SetParallelism(max(1, parallelGoroutines/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			op(int(next.Add(1) - 1))
+		}
+	})
+}
+
+// benchLogout signs the user out of session sid through r's flow,
+// failing the benchmark unless the run is a full one.
+func benchLogout(b *testing.B, r *replica, user, sid string) {
+	ev := action.Event{
+		Trigger: action.Logout,
+		User: action.User{ID: user,
+			LastLoginAt: action.At(now.Add(-sessionLength))},
+		Session: action.Session{ID: sid},
+	}
+	res, err := r.runner.Run(context.Background(), &ev)
+	if err != nil || len(res.Failed()) > 0 || res.Repeat {
+		b.Errorf("Run = %+v, %v", res, err)
+	}
 }
 
 // alternatingBlock is how many logouts, then floor UPDATEs, the
