@@ -29,7 +29,9 @@
 //     writes to app_metadata is stored before the next block runs;
 //  4. revokes the session;
 //  5. records in the store that the session has ended, so that it is
-//     counted once.
+//     counted once: before Run returns, or after with
+//     [Options.DeferEnd], which gathers the ends of many runs into one
+//     store call on a [metadata.BatchRecorder].
 //
 // A failing action (an error, a panic, its deadline, a store failure)
 // never stops the flow: it is logged, reported in the [Result], and the
