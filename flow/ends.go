@@ -73,6 +73,7 @@ func (r *Runner) queueEnd(ctx context.Context, key flightKey, f *flight,
 		len(q.items) >= maxEndBatch && q.workers < maxEndWorkers
 	if start {
 		q.workers++
+		r.pending.add()
 	}
 	q.mu.Unlock()
 	if start {
@@ -81,12 +82,22 @@ func (r *Runner) queueEnd(ctx context.Context, key flightKey, f *flight,
 }
 
 // recordEnds records the queued ends, a batch at a time, until the
-// queue is empty. Each batch first gathers the ends that arrive within
-// the runner's delay, unless Wait is waiting or a batch is full.
+// queue is empty, and then returns at once. Each batch first gathers the
+// ends that arrive within the runner's delay, unless Wait is waiting or
+// a batch is full. The goroutine counts as pending while it lives, so
+// that Wait returns only once it is gone.
 func (r *Runner) recordEnds() {
 	q := &r.ends
+	defer r.pending.done()
 	for {
+		// Stop once none is left, under the lock that queueEnd takes,
+		// so that no end is left without a goroutine.
 		q.mu.Lock()
+		if len(q.items) == 0 {
+			q.workers--
+			q.mu.Unlock()
+			return
+		}
 		wait := r.endDelay > 0 && q.hurry == 0 && len(q.items) < maxEndBatch
 		q.mu.Unlock()
 		if wait {
@@ -98,23 +109,18 @@ func (r *Runner) recordEnds() {
 			t.Stop()
 		}
 
-		// Take a batch; stop once none is left, under the lock that
-		// queueEnd takes, so that no end is left without a goroutine.
+		// Take a batch, unless another goroutine took them all.
 		q.mu.Lock()
 		n := min(len(q.items), maxEndBatch)
-		if n == 0 {
-			q.workers--
-			q.mu.Unlock()
-			return
-		}
 		batch := make([]queuedEnd, n)
 		copy(batch, q.items)
 		left := copy(q.items, q.items[n:])
 		clear(q.items[left:]) // keep no result alive
 		q.items = q.items[:left]
 		q.mu.Unlock()
-
-		r.recordBatch(batch)
+		if n > 0 {
+			r.recordBatch(batch)
+		}
 	}
 }
 

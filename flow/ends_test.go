@@ -426,3 +426,21 @@ func TestDeferEndBatchOnlyStore(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitLeavesNoGoroutine signs 600 sessions out at once, which
+// starts several goroutines recording their ends, then calls Wait, in
+// twenty synctest bubbles that end right after: a goroutine of the
+// runner's still waiting to gather ends then would make the bubble
+// panic ("blocked goroutines remain"), as it would fail a user's leak
+// check.
+func TestWaitLeavesNoGoroutine(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			fx, _, _ := batched(t, flow.Options{DeferEndDelay: time.Hour})
+			for i := range 600 {
+				fullRun(t, fx, "s"+strconv.Itoa(i))
+			}
+			fx.runner.Wait()
+		})
+	}
+}
