@@ -334,7 +334,7 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 
 // BUG(logoutflow): Runs of one session join each other only within one
 // process. Two replicas that receive the same session's logout at the
-// same instant may both run the flow and both call the [Revoker]; the
+// same instant may both run the flow and both call the Revoker; the
 // counts stay exact, since every write carries a receipt that the shared
 // store applies once, but the Revoker must be idempotent.
 
@@ -471,9 +471,13 @@ var errGoexit = errors.New("flow: the run of the same session ended " +
 // is being recorded, which a steady stream of runs may put off for as
 // long as it lasts, and runs that return later may leave ends of their
 // own. While it waits, ends are recorded without [Options.DeferEndDelay].
-// It returns once every record under way has returned: each gives up at
-// its context's deadline, unless the store ignores its context, which
-// the [metadata.Store] contract forbids, and then Wait waits for it.
+// It returns once every record under way has returned, and the
+// goroutines that recorded them are gone: each record gives up at its
+// context's deadline, [Options.Timeout] after its Run returned, or after
+// the newest Run of its batch for a [metadata.BatchRecorder]; so Wait
+// called after the last Run returns within about Timeout, unless the
+// store ignores its context, which the [metadata.Store] contract
+// forbids, and then Wait waits for it.
 func (r *Runner) Wait() {
 	q := &r.ends
 	q.mu.Lock()

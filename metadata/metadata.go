@@ -97,10 +97,13 @@ type UserReceipt struct {
 // BatchRecorder is an optional interface of a [Store]: RecordReceipts
 // records each of rs as [ReceiptRecorder.RecordReceipt] would, in fewer
 // round trips than one call each, and returns one error per receipt, in
-// order, nil for those recorded. Each receipt stands on
-// its own: one that fails (a duplicate, an unknown user) leaves the
-// others recorded. The flow runner records the ends of sessions with it
-// when its DeferEnd option gathers them.
+// order, nil for those recorded. Each receipt stands on its own: one that
+// fails (a duplicate, an unknown user) leaves the others recorded. A
+// receipt that rs holds twice for a user is recorded by the first and a
+// duplicate for the second; an empty rs records nothing and returns no
+// error; a context that ends gives each receipt not yet recorded the
+// context's error, wrapped. The flow runner records the ends of sessions
+// with it when its DeferEnd option gathers them.
 type BatchRecorder interface {
 	RecordReceipts(ctx context.Context, rs []UserReceipt) []error
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/flow"
+	"github.com/logoutflow/logoutflow/metadata"
 	"github.com/logoutflow/logoutflow/metadata/pgstore"
 )
 
@@ -39,6 +40,9 @@ const benchUsers = 1000
 //   - flow-defer-end-parallel, floor-parallel: flow-defer-end and
 //     floor from parallelGoroutines goroutines at once, as an auth
 //     server under load runs them;
+//   - flow-defer-end-parallel-one-by-one: as flow-defer-end-parallel,
+//     on the store with its RecordReceipts hidden, so that each end is
+//     recorded in a round trip of its own, not in batches;
 //   - alternating: flow-defer-end and floor in turn, a block of
 //     alternatingBlock each, the flow's time including the wait for
 //     its block's last end records, so that neither bills the other
@@ -52,6 +56,9 @@ func BenchmarkLogout(b *testing.B) {
 	fast := newReplica(b, opts, appName("bench"), nil)
 	slow := newReplica(b, durable, appName("bench-durable"), nil)
 	deferred := newReplicaFlow(b, opts, appName("bench-defer"), nil,
+		flow.Options{DeferEnd: true})
+	oneByOne := newReplicaFlow(b, opts, appName("bench-one-by-one"),
+		func(s *pgstore.Store) metadata.Store { return endsOneByOne{s, s} },
 		flow.Options{DeferEnd: true})
 	users := make([]string, benchUsers)
 	for i := range users {
@@ -83,15 +90,19 @@ func BenchmarkLogout(b *testing.B) {
 	b.Run("read-floor", func(b *testing.B) {
 		readFloorUpdates(b, fast.pool, opts.Table, users)
 	})
-	b.Run("flow-defer-end-parallel", func(b *testing.B) {
-		first := sessions
-		sessions += b.N
-		benchParallel(b, func(i int) {
-			benchLogout(b, deferred, users[i%len(users)],
-				"s"+strconv.Itoa(first+i))
-		})
-		deferred.runner.Wait()
-	})
+	parallel := func(r *replica) func(*testing.B) {
+		return func(b *testing.B) {
+			first := sessions
+			sessions += b.N
+			benchParallel(b, func(i int) {
+				benchLogout(b, r, users[i%len(users)],
+					"s"+strconv.Itoa(first+i))
+			})
+			r.runner.Wait()
+		}
+	}
+	b.Run("flow-defer-end-parallel", parallel(deferred))
+	b.Run("flow-defer-end-parallel-one-by-one", parallel(oneByOne))
 	b.Run("floor-parallel", func(b *testing.B) {
 		sql := floorSQL(opts.Table)
 		benchParallel(b, func(i int) {
@@ -125,6 +136,13 @@ func BenchmarkLogout(b *testing.B) {
 		sessions += b.N
 		benchAlternating(b, deferred, opts.Table, users, ids)
 	})
+}
+
+// endsOneByOne is a store whose RecordReceipts is hidden: the runner
+// records each end with RecordReceipt.
+type endsOneByOne struct {
+	metadata.Store
+	metadata.ReceiptRecorder
 }
 
 // parallelGoroutines is how many goroutines the parallel benchmarks

@@ -40,9 +40,11 @@ var (
 	ErrNotObject = fmt.Errorf("pgstore: stored app_metadata is not an "+
 		"object: %w", metadata.ErrCorrupt)
 
-	// ErrInvalidReceipt is returned for a receipt that PostgreSQL's text
-	// cannot hold: invalid UTF-8, or holding NUL (memstore keeps any
-	// bytes). The flow's receipts never are: they are made of IDs that
+	// ErrInvalidReceipt is returned by Update, RecordReceipt and
+	// RecordReceipts for a receipt that PostgreSQL's text cannot hold:
+	// invalid UTF-8, or holding NUL (memstore keeps any bytes); no
+	// statement is sent. HasReceipt reports such a receipt absent. The
+	// flow's receipts never are of that kind: they are made of IDs that
 	// action.CheckID accepts.
 	ErrInvalidReceipt = errors.New("pgstore: receipt is not valid UTF-8 " +
 		"text without NUL")

@@ -79,11 +79,15 @@ var _ metadata.BatchRecorder = (*Store)(nil)
 // [Options.DurableEmptyUpdates] is set. The flow runner records the
 // ends of sessions with it when its DeferEnd option gathers them.
 //
-// When the batch fails as a whole (its connection is lost; a user ID
-// that the ID column's type refuses aborts its transaction; a deadlock
-// with another replica's batch), each receipt is recorded again on its
-// own, by RecordReceipt, whose answers then stand: a receipt that a
-// lost batch did record is then reported as a duplicate.
+// A user ID or a receipt that no text column can hold is answered
+// before the batch, as RecordReceipt answers it. When the batch fails as
+// a whole (its connection is lost; a user ID that the ID column's type
+// refuses aborts its transaction; a deadlock with another replica's
+// batch), it is split in two halves, each recorded the same way, down to
+// single receipts recorded by RecordReceipt, whose answers then stand:
+// one refused ID among 256 costs about 16 batches, and a receipt that a
+// lost batch did record is reported as a duplicate. A context that ends
+// gives each receipt not yet recorded its error.
 func (s *Store) RecordReceipts(ctx context.Context,
 	rs []metadata.UserReceipt) []error {
 
@@ -98,18 +102,38 @@ func (s *Store) RecordReceipts(ctx context.Context,
 			at = append(at, i)
 		}
 	}
-
-	// One batch; when it fails whole, one receipt at a time.
 	got := make([]error, len(good))
-	if len(good) < 2 || s.recordBatch(ctx, good, got) != nil {
-		for j, r := range good {
-			got[j] = s.RecordReceipt(ctx, r.UserID, r.Receipt)
-		}
-	}
+	s.recordSplit(ctx, good, got)
 	for j, i := range at {
 		errs[i] = got[j]
 	}
 	return errs
+}
+
+// recordSplit records rs, setting errs: in one batch or, when the batch
+// fails as a whole, in two halves recorded the same way.
+func (s *Store) recordSplit(ctx context.Context, rs []metadata.UserReceipt,
+	errs []error) {
+
+	switch {
+	case len(rs) == 0:
+		return
+	case len(rs) == 1:
+		errs[0] = s.RecordReceipt(ctx, rs[0].UserID, rs[0].Receipt)
+		return
+	}
+	if s.recordBatch(ctx, rs, errs) == nil {
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		for i, r := range rs {
+			errs[i] = fmt.Errorf("pgstore: record %q: %w", r.UserID, err)
+		}
+		return
+	}
+	mid := len(rs) / 2
+	s.recordSplit(ctx, rs[:mid], errs[:mid])
+	s.recordSplit(ctx, rs[mid:], errs[mid:])
 }
 
 // recordBatch is RecordReceipts in one batch. It fills errs, or returns

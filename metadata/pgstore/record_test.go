@@ -126,37 +126,59 @@ func TestRecordReceiptsOneRoundTrip(t *testing.T) {
 	}
 }
 
-// TestRecordReceiptsBadID records, in one call, receipts of users of a
-// uuid ID column and of an ID that is no uuid, which aborts the batch's
-// transaction: the store records each on its own, the bad ID names no
-// user, and the others count.
+// TestRecordReceiptsBadID records, in one call, the receipts of 64 users
+// of a uuid ID column and of one ID that is no uuid, which aborts the
+// batch's transaction: the store splits the batch down to the bad ID,
+// in a handful of round trips, the bad ID names no user, and every
+// other receipt counts.
 func TestRecordReceiptsBadID(t *testing.T) {
+	const users = 64
 	ctx := context.Background()
-	pool := connect(t, nil)
+	tr := new(tracer)
+	pool := connect(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tr })
 	schema := newSchema(t, pool)
-	users := pgx.Identifier{schema, "users"}
-	exec(t, pool, `CREATE TABLE `+users.Sanitize()+
+	table := pgx.Identifier{schema, "users"}
+	exec(t, pool, `CREATE TABLE `+table.Sanitize()+
 		` (id uuid PRIMARY KEY, md jsonb)`)
-	const a, b = "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-		"6ba7b810-9dad-11d1-80b4-00c04fd430c8"
-	exec(t, pool, `INSERT INTO `+users.Sanitize()+` (id) VALUES ($1), ($2)`,
-		a, b)
-	s := newStore(t, pool, pgstore.Options{Table: users, IDColumn: "id",
+	var ids []string
+	exec(t, pool, `INSERT INTO `+table.Sanitize()+
+		` SELECT gen_random_uuid() FROM generate_series(1, $1)`, users)
+	rows, err := pool.Query(ctx, `SELECT id::text FROM `+table.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) != users {
+		t.Fatalf("ids = %d, %v; want %d", len(ids), err, users)
+	}
+	s := newStore(t, pool, pgstore.Options{Table: table, IDColumn: "id",
 		MetadataColumn: "md",
 		ReceiptsTable:  pgx.Identifier{schema, "receipts"}})
 
-	errs := s.RecordReceipts(ctx, []metadata.UserReceipt{
-		{UserID: a, Receipt: "s1/end"},
-		{UserID: "not a uuid", Receipt: "s1/end"},
-		{UserID: b, Receipt: "s1/end"},
-	})
-	want := []error{nil, metadata.ErrUserNotFound, nil}
+	rs := make([]metadata.UserReceipt, 0, users+1)
+	want := make([]error, 0, users+1)
+	for i, id := range ids {
+		if i == users/3 {
+			rs = append(rs, metadata.UserReceipt{UserID: "not a uuid",
+				Receipt: "s1/end"})
+			want = append(want, metadata.ErrUserNotFound)
+		}
+		rs = append(rs, metadata.UserReceipt{UserID: id, Receipt: "s1/end"})
+		want = append(want, nil)
+	}
+	trips := tr.queries.Load() + tr.batches.Load()
+	errs := s.RecordReceipts(ctx, rs)
+	trips = tr.queries.Load() + tr.batches.Load() - trips
 	if diff := cmp.Diff(want, errs, cmpopts.EquateErrors()); diff != "" {
 		t.Errorf("RecordReceipts errors mismatch (-want +got):\n%s", diff)
 	}
-	for _, u := range []string{a, b} {
-		if ok, err := s.HasReceipt(ctx, u, "s1/end"); !ok || err != nil {
-			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", u, ok, err)
+	if trips > 16 {
+		t.Errorf("RecordReceipts took %d round trips, want 16 at most "+
+			"(two batches a halving, then one statement)", trips)
+	}
+	for _, id := range ids {
+		if ok, err := s.HasReceipt(ctx, id, "s1/end"); !ok || err != nil {
+			t.Errorf("HasReceipt(%s) = %t, %v; want true, nil", id, ok, err)
 		}
 	}
 }
