@@ -221,18 +221,31 @@ func (c compute) patch(stored metadata.Map) (metadata.Map, error) {
 	return nil, nil
 }
 
-// write is Update and UpdateView.
-func (s *Store) write(ctx context.Context, userID, receipt string, c compute) error {
+// writable returns the user's shard and record for a write named op,
+// or the error of a context that has ended or of an unknown user.
+func (s *Store) writable(ctx context.Context, op, userID string) (*shard,
+	*user, error) {
+
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: update %q: %w", userID, err)
+		return nil, nil, fmt.Errorf("memstore: %s %q: %w", op, userID, err)
 	}
 	sh := s.shard(userID)
 	u := sh.lookup(userID)
 	if u == nil {
-		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+		return nil, nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound,
+			userID)
+	}
+	return sh, u, nil
+}
+
+// write is Update and UpdateView.
+func (s *Store) write(ctx context.Context, userID, receipt string, c compute) error {
+	sh, u, err := s.writable(ctx, "update", userID)
+	if err != nil {
+		return err
 	}
 	now := s.clock.Now().UnixNano()
-	err := s.update(ctx, u, userID, receipt, c, now)
+	err = s.update(ctx, u, userID, receipt, c, now)
 
 	// Once a retention period, forget the old receipts of the shard's
 	// users, those who never write again too. The user's lock is free
@@ -247,13 +260,9 @@ func (s *Store) write(ctx context.Context, userID, receipt string, c compute) er
 // receipt as an Update whose function returns no patch would, in one
 // locked step that reads nothing of the stored value.
 func (s *Store) RecordReceipt(ctx context.Context, userID, receipt string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: record %q: %w", userID, err)
-	}
-	sh := s.shard(userID)
-	u := sh.lookup(userID)
-	if u == nil {
-		return fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
+	sh, u, err := s.writable(ctx, "record", userID)
+	if err != nil {
+		return err
 	}
 	if receipt == "" {
 		return nil

@@ -43,17 +43,24 @@ func (rs *receipts) has(r receiptKey, now int64, retention time.Duration) bool {
 }
 
 // add records r at now, unless it counts already: it reports whether it
-// recorded it.
+// recorded it. One probe of the current generation both checks and
+// records.
 func (rs *receipts) add(r receiptKey, now int64,
 	retention time.Duration) bool {
 
-	if rs.has(r, now, retention) {
+	rs.rotate(now, retention)
+	ret := int64(retention)
+	if at, ok := rs.prev.get(r); ok && now-at < ret {
 		return false
 	}
 	if rs.cur.n == 0 {
 		rs.curStart = now
 	}
-	rs.cur.put(r, now)
+	s, held := rs.cur.claim(r)
+	if held && now-s.at < ret {
+		return false
+	}
+	s.at = now
 	return true
 }
 

@@ -25,38 +25,35 @@ func (t *table) get(key receiptKey) (int64, bool) {
 	if t.n == 0 {
 		return 0, false
 	}
-	key = nonZero(key)
-	mask := uint64(len(t.slots) - 1)
-	for i := key[0] & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		switch s.key {
-		case key:
-			return s.at, true
-		case receiptKey{}:
-			return 0, false
-		}
-	}
+	s := t.find(key)
+	return s.at, s.key != receiptKey{}
 }
 
-// put sets the time of key, adding it when it is not held.
-func (t *table) put(key receiptKey, at int64) {
+// claim returns the slot of key and reports whether the table held key;
+// when it did not, it adds key, with time 0, for the caller to set.
+func (t *table) claim(key receiptKey) (*slot, bool) {
 	// Keep at least half the slots free, so that a probe meets a free
 	// slot soon.
 	if 2*(t.n+1) > len(t.slots) {
 		t.grow()
 	}
+	s := t.find(key)
+	if s.key != (receiptKey{}) {
+		return s, true
+	}
+	s.key = nonZero(key)
+	t.n++
+	return s, false
+}
+
+// find returns the slot that holds key, or else the free slot where it
+// belongs. The table must have slots.
+func (t *table) find(key receiptKey) *slot {
 	key = nonZero(key)
 	mask := uint64(len(t.slots) - 1)
 	for i := key[0] & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		switch s.key {
-		case key:
-			s.at = at
-			return
-		case receiptKey{}:
-			s.key, s.at = key, at
-			t.n++
-			return
+		if s := &t.slots[i]; s.key == key || s.key == (receiptKey{}) {
+			return s
 		}
 	}
 }

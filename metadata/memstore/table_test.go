@@ -7,7 +7,7 @@ import (
 
 // TestTable fills a receipt table past several doublings and reads every
 // key back, with keys that share their probe start, the key that marks a
-// free slot, and keys never put.
+// free slot, and keys never claimed.
 func TestTable(t *testing.T) {
 	var tb table
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -20,7 +20,8 @@ func TestTable(t *testing.T) {
 		keys = append(keys, receiptKey{rng.Uint64(), rng.Uint64()})
 	}
 	for i, k := range keys {
-		tb.put(k, int64(i))
+		s, _ := tb.claim(k)
+		s.at = int64(i)
 	}
 	if tb.n != len(keys)-1 {
 		// {} and {0, 1} are one key: the mark is stored as {0, 1}.
@@ -35,18 +36,20 @@ func TestTable(t *testing.T) {
 		t.Errorf("%d keys in %d slots: over half full", tb.n, len(tb.slots))
 	}
 
-	// A key put again keeps one slot and takes the new time.
-	tb.put(keys[3], 99)
-	if at, ok := tb.get(keys[3]); !ok || at != 99 || tb.n != len(keys)-1 {
-		t.Errorf("after a second put: get = %d, %t, n = %d; want 99, "+
-			"true, %d", at, ok, tb.n, len(keys)-1)
+	// A key claimed again keeps its slot, which takes the new time.
+	s, held := tb.claim(keys[3])
+	s.at = 99
+	if at, ok := tb.get(keys[3]); !held || !ok || at != 99 ||
+		tb.n != len(keys)-1 {
+		t.Errorf("after a second claim: held %t, get = %d, %t, n = %d; "+
+			"want true, 99, true, %d", held, at, ok, tb.n, len(keys)-1)
 	}
 
-	// Keys never put are absent, an empty table holds none.
+	// Keys never claimed are absent, an empty table holds none.
 	for range 1000 {
 		k := receiptKey{rng.Uint64(), rng.Uint64()}
 		if _, ok := tb.get(k); ok {
-			t.Errorf("get(%v) = true for a key never put", k)
+			t.Errorf("get(%v) = true for a key never claimed", k)
 		}
 	}
 	var empty table
