@@ -97,8 +97,8 @@ func TestDeferEndDoesNotWait(t *testing.T) {
 
 // TestWaitWhileRunning calls Wait from two goroutines while four others
 // sign out 250 sessions each with the end recorded after Run, on a
-// store that records ends one at a time and on one that records them in
-// batches: the race detector finds nothing, and a last Wait, once the
+// store without RecordReceipts, which records a batch's ends one by one,
+// and on one that records each batch in one call: the race detector finds nothing, and a last Wait, once the
 // runs are over, leaves every session counted once, revoked once and
 // recorded as ended.
 func TestWaitWhileRunning(t *testing.T) {
@@ -121,7 +121,7 @@ func TestWaitWhileRunning(t *testing.T) {
 		name       string
 		newFixture func(*testing.T) (*fixture, func() int)
 	}{
-		{"one at a time", one},
+		{"one by one", one},
 		{"batches", batches},
 	}
 	for _, tc := range stores {

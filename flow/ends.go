@@ -24,8 +24,7 @@ const (
 )
 
 // endQueue gathers the session ends that Options.DeferEnd leaves to
-// record after Run has returned, for a store that is a
-// metadata.BatchRecorder: a goroutine, started when the first end
+// record after Run has returned: a goroutine, started when the first end
 // arrives and gone once the queue is empty, records them in batches,
 // and more start, up to maxEndWorkers, while a full batch is waiting.
 type endQueue struct {
@@ -124,47 +123,50 @@ func (r *Runner) recordEnds() {
 	}
 }
 
-// recordBatch records the ends of batch in one store call, logs those
-// that could not be recorded, and ends their runs' flights. An end whose
-// record starts too late, Timeout after its Run returned, is given up,
-// as it would have been on its own; the others are recorded until the
-// deadline of the newest of them, so that ends queued behind a slow
-// call keep the time they have left.
+// recordBatch records the ends of batch, logs those that could not be
+// recorded, and ends their runs' flights. An end whose record starts too
+// late, Timeout after its Run returned, is given up, as it would have
+// been on its own; the others are recorded until the deadline of the
+// newest of them, so that ends queued behind a slow call keep the time
+// they have left.
 func (r *Runner) recordBatch(batch []queuedEnd) {
-	errs := make([]error, len(batch))
 	now := time.Now()
-	var send []int // of batch, in order
+	var live []queuedEnd
 	var deadline time.Time
-	for i, e := range batch {
+	for _, e := range batch {
 		if !now.Before(e.deadline) {
-			errs[i] = errEndTooLate
+			r.ended(e, errEndTooLate)
 			continue
 		}
-		send = append(send, i)
+		live = append(live, e)
 		if e.deadline.After(deadline) {
 			deadline = e.deadline
 		}
 	}
-	if len(send) > 0 {
-		r.recordSome(batch, send, deadline, errs)
+	if len(live) == 0 {
+		return
 	}
-
-	for i, e := range batch {
-		if err := errs[i]; err != nil &&
-			!errors.Is(err, metadata.ErrDuplicate) {
-			r.log(e.ctx, slog.LevelWarn, "flow: cannot record the end "+
-				"of the session", e.key, "", slog.Any(LogKeyError, err))
-		}
-		r.flights.finish(e.key, e.f, e.res, e.err, false)
-		r.pending.done()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	errs := r.record(ctx, live)
+	for i, e := range live {
+		r.ended(e, errs[i])
 	}
 }
 
-// recordSome records the ends send of batch, by their index, in one call
-// of the store's RecordReceipts ending at deadline, and sets their
-// errors in errs.
-func (r *Runner) recordSome(batch []queuedEnd, send []int,
-	deadline time.Time, errs []error) {
+// record records the ends of live, in one call of the store's
+// RecordReceipts when it has one, else one after another, and returns
+// their errors, in order.
+func (r *Runner) record(ctx context.Context, live []queuedEnd) (
+	errs []error) {
+
+	errs = make([]error, len(live))
+	if r.batcher == nil {
+		for i, e := range live {
+			errs[i] = r.storeEnd(ctx, e.key, e.receipt)
+		}
+		return errs
+	}
 
 	// Running never panics, in the background either: a store that
 	// panics fails the whole call.
@@ -172,26 +174,34 @@ func (r *Runner) recordSome(batch []queuedEnd, send []int,
 		if v := recover(); v != nil {
 			err := fmt.Errorf("%w in the store's RecordReceipts: %v",
 				ErrPanic, v)
-			for _, i := range send {
+			for i := range errs {
 				errs[i] = err
 			}
 		}
 	}()
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	rs := make([]metadata.UserReceipt, len(send))
-	for j, i := range send {
-		rs[j] = metadata.UserReceipt{UserID: batch[i].key.user,
-			Receipt: batch[i].receipt}
+	rs := make([]metadata.UserReceipt, len(live))
+	for i, e := range live {
+		rs[i] = metadata.UserReceipt{UserID: e.key.user, Receipt: e.receipt}
 	}
 	got := r.batcher.RecordReceipts(ctx, rs)
-	for j, i := range send {
-		if j < len(got) {
-			errs[i] = got[j]
-		} else {
-			errs[i] = errNoAnswer
+	for i := range errs {
+		errs[i] = errNoAnswer
+		if i < len(got) {
+			errs[i] = got[i]
 		}
 	}
+	return errs
+}
+
+// ended logs the end e unless err is nil or a duplicate (recorded
+// before), then ends its run's flight.
+func (r *Runner) ended(e queuedEnd, err error) {
+	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
+		r.log(e.ctx, slog.LevelWarn, "flow: cannot record the end of the "+
+			"session", e.key, "", slog.Any(LogKeyError, err))
+	}
+	r.flights.finish(e.key, e.f, e.res, e.err, false)
+	r.pending.done()
 }
 
 // errEndTooLate is the error of an end whose record could not start

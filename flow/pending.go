@@ -2,7 +2,8 @@ package flow
 
 import "sync"
 
-// pending counts the session ends that Options.DeferEnd left to record.
+// pending counts the session ends that Options.DeferEnd left to record,
+// and the goroutines that record them.
 // Unlike a sync.WaitGroup, it may be waited on while runs add to it: a
 // server that waits at shutdown with requests still finishing is not
 // misusing it.

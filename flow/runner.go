@@ -50,11 +50,11 @@ type Options struct {
 
 	// DeferEnd records the end of each session after Run has returned,
 	// which saves the caller one store round trip per logout: worth it
-	// on a store across a network, such as pgstore. A store that is a
-	// [metadata.BatchRecorder] records the ends gathered within
-	// DeferEndDelay together, 256 at most per call, from one goroutine
-	// (up to four while a full batch waits); with any other store each
-	// end is recorded in a goroutine of its own.
+	// on a store across a network, such as pgstore. The ends gathered
+	// within DeferEndDelay are recorded together, 256 at most, from one
+	// goroutine (up to four while a full batch waits): in one call of
+	// a store that is a [metadata.BatchRecorder], else one after
+	// another.
 	//
 	// A repeat of the session in this process waits for the record,
 	// the delay included, and runs nothing, as without DeferEnd. A
@@ -68,11 +68,10 @@ type Options struct {
 	DeferEnd bool
 
 	// DeferEndDelay is how long DeferEnd gathers the ends of sessions
-	// before recording them together, on a [metadata.BatchRecorder]:
-	// zero means DefaultDeferEndDelay, a negative value records what
+	// before recording them together: zero means DefaultDeferEndDelay, a negative value records what
 	// has gathered while the last record was under way, with no wait,
 	// and a delay over half of Timeout counts as half of Timeout, so
-	// that each record has time left. Each call of RecordReceipts ends
+	// that each record has time left. The records of a batch end
 	// Timeout after the newest of its ends' Run returned.
 	DeferEndDelay time.Duration
 
@@ -247,8 +246,9 @@ type Runner struct {
 	timeout time.Duration
 
 	// deferEnd is Options.DeferEnd; pending counts the session ends
-	// being recorded after their Run returned; ends are those waiting
-	// for a batch, endDelay how long a batch gathers them.
+	// being recorded after their Run returned, and the goroutines
+	// recording them; ends are those waiting for a batch, endDelay how
+	// long a batch gathers them.
 	deferEnd bool
 	pending  pending
 	ends     endQueue
@@ -444,11 +444,7 @@ func (r *Runner) Run(ctx context.Context, ev *action.Event) (*Result, error) {
 	res, err := r.run(ctx, ev, trigger, p, rs)
 	returned = true
 	if rs.endDeferred {
-		if r.batcher != nil {
-			r.queueEnd(ctx, key, f, rs.endReceipt, res, err)
-		} else {
-			r.deferredEnd(ctx, key, f, rs.endReceipt, res, err)
-		}
+		r.queueEnd(ctx, key, f, rs.endReceipt, res, err)
 		return res, err
 	}
 
@@ -473,11 +469,10 @@ var errGoexit = errors.New("flow: the run of the same session ended " +
 // own. While it waits, ends are recorded without [Options.DeferEndDelay].
 // It returns once every record under way has returned, and the
 // goroutines that recorded them are gone: each record gives up at its
-// context's deadline, [Options.Timeout] after its Run returned, or after
-// the newest Run of its batch for a [metadata.BatchRecorder]; so Wait
-// called after the last Run returns within about Timeout, unless the
-// store ignores its context, which the [metadata.Store] contract
-// forbids, and then Wait waits for it.
+// context's deadline, [Options.Timeout] after the newest Run of its
+// batch returned; so Wait called after the last Run returns within
+// about Timeout, unless the store ignores its context, which the
+// [metadata.Store] contract forbids, and then Wait waits for it.
 func (r *Runner) Wait() {
 	q := &r.ends
 	q.mu.Lock()
@@ -491,28 +486,6 @@ func (r *Runner) Wait() {
 	q.mu.Lock()
 	q.hurry--
 	q.mu.Unlock()
-}
-
-// deferredEnd records the end of the session in a goroutine of its own,
-// then ends the run's flight: until then, a repeat of the session in
-// this process joins the flight and runs nothing.
-func (r *Runner) deferredEnd(ctx context.Context, key flightKey,
-	f *flight, receipt string, res *Result, err error) {
-
-	// The caller owns res once Run returns: keep a copy.
-	snap := res.clone()
-
-	// The record outlives the caller's context, within the runner's
-	// timeout.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx),
-		r.timeout)
-	r.pending.add()
-	go func() {
-		defer r.pending.done()
-		defer cancel()
-		r.recordEnd(ctx, key, receipt)
-		r.flights.finish(key, f, snap, err, false)
-	}()
 }
 
 // recordEnd records that the session k has ended, so that a repeat runs
