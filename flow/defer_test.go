@@ -163,14 +163,7 @@ func TestWaitWhileRunning(t *testing.T) {
 				t.Errorf("%d ends in batches, want %d", batched(),
 					workers*each)
 			}
-			for i := range workers * each {
-				end := "s" + strconv.Itoa(i) + "/end"
-				done, err := fx.store.HasReceipt(t.Context(), "u1", end)
-				if err != nil || !done {
-					t.Fatalf("HasReceipt(%s) = %v, %v; want true", end,
-						done, err)
-				}
-			}
+			fx.checkEnded(t, workers*each)
 		})
 	}
 }

@@ -70,6 +70,19 @@ func batched(tb testing.TB, opts flow.Options) (*fixture, *batchStore,
 	return fx, bs, logs
 }
 
+// checkEnded fails the test unless the ends of u1's sessions s0 to
+// s<n-1> are recorded.
+func (fx *fixture) checkEnded(tb testing.TB, n int) {
+	tb.Helper()
+	for i := range n {
+		end := "s" + strconv.Itoa(i) + "/end"
+		done, err := fx.store.HasReceipt(context.Background(), "u1", end)
+		if err != nil || !done {
+			tb.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done, err)
+		}
+	}
+}
+
 // fullRun fails the test unless Run of session sid is a full run.
 func fullRun(tb testing.TB, fx *fixture, sid string) {
 	tb.Helper()
@@ -112,14 +125,7 @@ func TestDeferEndBatches(t *testing.T) {
 		if got := len(fx.rev.revoked()); got != sessions {
 			t.Errorf("revoked %d sessions, want %d", got, sessions)
 		}
-		for i := range sessions {
-			end := "s" + strconv.Itoa(i) + "/end"
-			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
-			if err != nil || !done {
-				t.Errorf("HasReceipt(%s) = %v, %v; want true", end, done,
-					err)
-			}
-		}
+		fx.checkEnded(t, sessions)
 	})
 }
 
@@ -374,14 +380,7 @@ func TestDeferEndBurst(t *testing.T) {
 		}
 		close(release)
 		fx.runner.Wait()
-		for i := range sessions {
-			end := "s" + strconv.Itoa(i) + "/end"
-			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
-			if err != nil || !done {
-				t.Fatalf("HasReceipt(%s) = %v, %v; want true", end, done,
-					err)
-			}
-		}
+		fx.checkEnded(t, sessions)
 	})
 }
 
@@ -416,14 +415,7 @@ func TestDeferEndBatchOnlyStore(t *testing.T) {
 		if got := s.calls.Load(); got != 1 {
 			t.Errorf("RecordReceipts calls = %d, want 1", got)
 		}
-		for i := range 3 {
-			end := "s" + strconv.Itoa(i) + "/end"
-			done, err := fx.store.HasReceipt(t.Context(), "u1", end)
-			if err != nil || !done {
-				t.Errorf("HasReceipt(%s) = %v, %v; want true", end, done,
-					err)
-			}
-		}
+		fx.checkEnded(t, 3)
 	})
 }
 

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -163,18 +164,32 @@ func benchParallel(b *testing.B, op func(i int)) {
 	})
 }
 
-// benchLogout signs the user out of session sid through r's flow,
-// failing the benchmark unless the run is a full one.
-func benchLogout(b *testing.B, r *replica, user, sid string) {
-	ev := action.Event{
+// benchEvent returns the event of a benchmark's logout of the user's
+// session sid, a session of sessionLength.
+func benchEvent(user, sid string) action.Event {
+	return action.Event{
 		Trigger: action.Logout,
 		User: action.User{ID: user,
 			LastLoginAt: action.At(now.Add(-sessionLength))},
 		Session: action.Session{ID: sid},
 	}
-	res, err := r.runner.Run(context.Background(), &ev)
+}
+
+// notFull returns an error unless Run's result and error are those of
+// a full run: nothing failed, no repeat.
+func notFull(res *flow.Result, err error) error {
 	if err != nil || len(res.Failed()) > 0 || res.Repeat {
-		b.Errorf("Run = %+v, %v", res, err)
+		return fmt.Errorf("Run = %+v, %v", res, err)
+	}
+	return nil
+}
+
+// benchLogout signs the user out of session sid through r's flow,
+// failing the benchmark unless the run is a full one.
+func benchLogout(b *testing.B, r *replica, user, sid string) {
+	ev := benchEvent(user, sid)
+	if err := notFull(r.runner.Run(context.Background(), &ev)); err != nil {
+		b.Error(err)
 	}
 }
 
@@ -190,10 +205,7 @@ const alternatingBlock = 500
 func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
 	users, ids []string) {
 
-	ev := action.Event{
-		Trigger: action.Logout,
-		User:    action.User{LastLoginAt: action.At(now.Add(-sessionLength))},
-	}
+	ev := benchEvent("", "")
 	floor := floorSQL(table)
 	ctx := context.Background()
 
@@ -204,9 +216,8 @@ func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
 		t0 := time.Now()
 		for i, id := range block {
 			ev.User.ID, ev.Session.ID = users[(start+i)%len(users)], id
-			res, err := r.runner.Run(ctx, &ev)
-			if err != nil || len(res.Failed()) > 0 || res.Repeat {
-				b.Fatalf("Run = %+v, %v", res, err)
+			if err := notFull(r.runner.Run(ctx, &ev)); err != nil {
+				b.Fatal(err)
 			}
 		}
 		r.runner.Wait()
@@ -228,13 +239,12 @@ func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
 }
 
 // benchPaired signs users out in turn, of the sessions ids, each logout
-// followed by a floor UPDATE of the user "floor", and reports the time of each and the ratio
-// of the flow's throughput to the floor's.
-func benchPaired(b *testing.B, r *replica, table pgx.Identifier, users, ids []string) {
-	ev := action.Event{
-		Trigger: action.Logout,
-		User:    action.User{LastLoginAt: action.At(now.Add(-sessionLength))},
-	}
+// followed by a floor UPDATE of the user "floor", and reports the time
+// of each and the ratio of the flow's throughput to the floor's.
+func benchPaired(b *testing.B, r *replica, table pgx.Identifier,
+	users, ids []string) {
+
+	ev := benchEvent("", "")
 	floor := floorSQL(table)
 	ctx := context.Background()
 
@@ -246,8 +256,8 @@ func benchPaired(b *testing.B, r *replica, table pgx.Identifier, users, ids []st
 		start := time.Now()
 		res, err := r.runner.Run(ctx, &ev)
 		mid := time.Now()
-		if err != nil || len(res.Failed()) > 0 || res.Repeat {
-			b.Fatalf("Run = %+v, %v", res, err)
+		if err := notFull(res, err); err != nil {
+			b.Fatal(err)
 		}
 		tag, err := r.pool.Exec(ctx, floor, "floor", floorPatch)
 		if err != nil || tag.RowsAffected() != 1 {
@@ -268,19 +278,15 @@ func benchPaired(b *testing.B, r *replica, table pgx.Identifier, users, ids []st
 
 // benchFlow signs users out in turn, of the sessions ids.
 func benchFlow(b *testing.B, r *replica, users, ids []string) {
-	ev := action.Event{
-		Trigger: action.Logout,
-		User:    action.User{LastLoginAt: action.At(now.Add(-sessionLength))},
-	}
+	ev := benchEvent("", "")
 	ctx := context.Background()
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, id := range ids {
 		ev.User.ID, ev.Session.ID = users[i%len(users)], id
-		res, err := r.runner.Run(ctx, &ev)
-		if err != nil || len(res.Failed()) > 0 || res.Repeat {
-			b.Fatalf("Run = %+v, %v", res, err)
+		if err := notFull(r.runner.Run(ctx, &ev)); err != nil {
+			b.Fatal(err)
 		}
 	}
 	r.runner.Wait() // the end records DeferEnd left, if any

@@ -21,14 +21,7 @@ import (
 // connection, tries again on a fresh one and records its receipt once.
 func TestRecordReceiptBackendKilled(t *testing.T) {
 	ctx := context.Background()
-	admin := connect(t, nil)
-	app := appName("record-killed")
-	pool := connect(t, func(c *pgxpool.Config) {
-		c.ConnConfig.RuntimeParams["application_name"] = app
-		c.MaxConns = 1
-	})
-	opts := tables(t, admin)
-	s := newStore(t, pool, opts)
+	admin, app, s, opts := oneConnStore(t, "record-killed")
 	put(t, s, "u", nil)
 	if err := s.RecordReceipt(ctx, "u", "r1"); err != nil {
 		t.Fatalf("RecordReceipt(r1) = %v", err)
@@ -49,6 +42,22 @@ func TestRecordReceiptBackendKilled(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Errorf("receipts stored = %d, %v; want 2", n, err)
 	}
+}
+
+// oneConnStore returns a pool for admin work, and a store on fresh
+// tables, opts, whose pool has one connection, named app after what.
+func oneConnStore(tb testing.TB, what string) (admin *pgxpool.Pool,
+	app string, s *pgstore.Store, opts pgstore.Options) {
+
+	tb.Helper()
+	admin = connect(tb, nil)
+	app = appName(what)
+	pool := connect(tb, func(c *pgxpool.Config) {
+		c.ConnConfig.RuntimeParams["application_name"] = app
+		c.MaxConns = 1
+	})
+	opts = tables(tb, admin)
+	return admin, app, newStore(tb, pool, opts), opts
 }
 
 // killApp terminates the one backend of the connections named app,
@@ -188,14 +197,7 @@ func TestRecordReceiptsBadID(t *testing.T) {
 // connection, the store records each receipt on its own, once.
 func TestRecordReceiptsBackendKilled(t *testing.T) {
 	ctx := context.Background()
-	admin := connect(t, nil)
-	app := appName("records-killed")
-	pool := connect(t, func(c *pgxpool.Config) {
-		c.ConnConfig.RuntimeParams["application_name"] = app
-		c.MaxConns = 1
-	})
-	opts := tables(t, admin)
-	s := newStore(t, pool, opts)
+	admin, app, s, opts := oneConnStore(t, "records-killed")
 	put(t, s, "u", nil)
 	put(t, s, "v", nil)
 	batch := func(r string) []metadata.UserReceipt {
