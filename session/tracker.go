@@ -201,8 +201,8 @@ func (t *Tracker) Start(ctx context.Context, userID, sessionID string) error {
 // wrapping [ErrEnded] or [ErrUnknown]; so does a touch of a session
 // never started. Such a touch reads the store each time (a negative
 // cache is still to be written): a storm of requests with a stale or
-// forged cookie is a storm of store reads. A failed write returns its error; the next touch
-// tries again.
+// forged cookie is a storm of store reads. A failed write returns its
+// error; the next touch tries again.
 func (t *Tracker) Touch(ctx context.Context, sessionID string) error {
 	e := t.lookup(sessionID)
 	if e == nil {
@@ -423,10 +423,10 @@ func (t *Tracker) hasEnded(ctx context.Context, sessionID string) (bool,
 // administrator's revocation. It returns how many it ended (not those
 // another run had ended already, nor those whose flow revoked them but
 // left a metadata write to retry, which the next sweep completes), and
-// the errors of those that did not end, joined. Sessions are read from the store, so
-// those of other processes end too. For "sign out everywhere", end the
-// session the user clicked from by [action.Logout] first: it is a
-// sign-out.
+// the errors of those that did not end, joined. Sessions are read from
+// the store, so those of other processes end too. For "sign out
+// everywhere", end the session the user clicked from by [action.Logout]
+// first: it is a sign-out.
 //
 // When no flow is published for trigger, no session can end: EndAll
 // stops at the first and returns an error wrapping [flow.ErrNoFlow].

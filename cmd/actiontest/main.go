@@ -42,8 +42,9 @@
 // The exit status is 0 when the action ran, warnings included; 1 when it
 // returned an error or panicked (the calls are printed all the same); and
 // 2 for unusable input, with nothing on standard output: a bad flag, an
-// unknown action, a bad -now, a negative -min-duration, input that is not an event, an event a flow
-// would refuse (no user.user_id or no session.session_id, or one that
+// unknown action, a bad -now, a negative -min-duration, input that is
+// not an event, an event a flow would refuse (no user.user_id or no
+// session.session_id, or one that
 // [github.com/logoutflow/logoutflow/action.CheckID] refuses), app_metadata
 // that [github.com/logoutflow/logoutflow/metadata.Validate] refuses (no
 // store could hold it: an empty or reserved key such as "__proto__", at
