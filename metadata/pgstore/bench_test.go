@@ -232,6 +232,12 @@ func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
 		flowTime += t1.Sub(t0)
 		floorTime += time.Since(t1)
 	}
+	reportFlowFloor(b, flowTime, floorTime)
+}
+
+// reportFlowFloor reports the flow's and the floor's time per operation
+// and the ratio of the flow's throughput to the floor's.
+func reportFlowFloor(b *testing.B, flowTime, floorTime time.Duration) {
 	n := float64(b.N)
 	b.ReportMetric(float64(flowTime.Nanoseconds())/n, "flow-ns/op")
 	b.ReportMetric(float64(floorTime.Nanoseconds())/n, "floor-ns/op")
@@ -270,10 +276,7 @@ func benchPaired(b *testing.B, r *replica, table pgx.Identifier,
 	mid := time.Now()
 	r.runner.Wait()
 	flowTime += time.Since(mid)
-	n := float64(b.N)
-	b.ReportMetric(float64(flowTime.Nanoseconds())/n, "flow-ns/op")
-	b.ReportMetric(float64(floorTime.Nanoseconds())/n, "floor-ns/op")
-	b.ReportMetric(float64(floorTime)/float64(flowTime), "flow/floor")
+	reportFlowFloor(b, flowTime, floorTime)
 }
 
 // benchFlow signs users out in turn, of the sessions ids.
