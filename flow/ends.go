@@ -125,10 +125,9 @@ func (r *Runner) recordEnds() {
 
 // recordBatch records the ends of batch, logs those that could not be
 // recorded, and ends their runs' flights. An end whose record starts too
-// late, Timeout after its Run returned, is given up, as it would have
-// been on its own; the others are recorded until the deadline of the
-// newest of them, so that ends queued behind a slow call keep the time
-// they have left.
+// late, Timeout after its Run returned, is given up; the others are
+// recorded until the deadline of the newest of them, so that ends queued
+// behind a slow call keep the time they have left.
 func (r *Runner) recordBatch(batch []queuedEnd) {
 	now := time.Now()
 	var live []queuedEnd
