@@ -75,8 +75,9 @@ type Store interface {
 }
 
 // A store that wraps another by embedding it, to override Update, must
-// also override (or hide) the optional methods below, or those calls
-// reach the inner store past the override.
+// also override (or hide) the optional methods below, [Viewer] and
+// [GuardedUpdater], or those calls reach the inner store past the
+// override.
 
 // ReceiptRecorder is an optional interface of a [Store]: RecordReceipt
 // records the user's receipt and writes nothing, as [Store.Update] does

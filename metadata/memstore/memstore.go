@@ -32,6 +32,7 @@ var (
 	_ metadata.ReceiptRecorder = (*Store)(nil)
 	_ metadata.BatchRecorder   = (*Store)(nil)
 	_ metadata.Viewer          = (*Store)(nil)
+	_ metadata.GuardedUpdater  = (*Store)(nil)
 )
 
 // DefaultRetention is how long receipts are kept when
@@ -203,11 +204,24 @@ func (s *Store) UpdateView(ctx context.Context, userID, receipt string,
 	return s.write(ctx, userID, receipt, compute{view: fn})
 }
 
+// UpdateGuarded implements [metadata.GuardedUpdater]: it is UpdateView,
+// barred by u.Guard. It checks the guard and the receipt before it calls
+// the function, so that a barred or duplicate write calls nothing, and
+// again as it stores the value. It has the stored value at hand, and
+// does not look at u.Expect.
+func (s *Store) UpdateGuarded(ctx context.Context,
+	u metadata.GuardedUpdate) error {
+	return s.write(ctx, u.UserID, u.Receipt,
+		compute{view: u.Fn, guard: u.Guard})
+}
+
 // compute is the function of a write: fn, given a copy of the stored
-// value, or view, given a view of it; neither writes nothing.
+// value, or view, given a view of it; neither writes nothing. guard,
+// when set, is a receipt that bars the write.
 type compute struct {
-	fn   metadata.UpdateFunc
-	view metadata.ViewFunc
+	fn    metadata.UpdateFunc
+	view  metadata.ViewFunc
+	guard string
 }
 
 // patch returns the patch of the write on stored.
@@ -311,17 +325,21 @@ func duplicate(userID, receipt string) error {
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 	c compute, now int64) error {
 
-	var key receiptKey
+	var key, guard receiptKey
 	if receipt != "" {
 		key = s.keyOf(receipt)
 	}
+	if c.guard != "" {
+		guard = s.keyOf(c.guard)
+	}
 	for {
-		// Read the value, unless the receipt says the write was applied
-		// already.
+		// Read the value, unless the guard bars the write or the
+		// receipt says it was applied already.
 		u.mu.Lock()
-		if receipt != "" && u.receipts.has(key, now, s.retention) {
+		if err := s.barred(u, userID, receipt, key, c.guard, guard,
+			now); err != nil {
 			u.mu.Unlock()
-			return duplicate(userID, receipt)
+			return err
 		}
 		stored, size, version := u.data, u.size, u.version
 		u.mu.Unlock()
@@ -353,6 +371,10 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 			u.mu.Unlock()
 			continue
 		}
+		if c.guard != "" && u.receipts.has(guard, now, s.retention) {
+			u.mu.Unlock()
+			return barredBy(userID, c.guard)
+		}
 		if receipt != "" && !u.receipts.add(key, now, s.retention) {
 			u.mu.Unlock()
 			return duplicate(userID, receipt)
@@ -362,6 +384,27 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		u.mu.Unlock()
 		return nil
 	}
+}
+
+// barred returns the error of a write that the user's receipts stop:
+// the guard (keyed gkey) bars it, or the receipt (keyed key) was
+// recorded already. u.mu must be held.
+func (s *Store) barred(u *user, userID, receipt string, key receiptKey,
+	guard string, gkey receiptKey, now int64) error {
+
+	switch {
+	case guard != "" && u.receipts.has(gkey, now, s.retention):
+		return barredBy(userID, guard)
+	case receipt != "" && u.receipts.has(key, now, s.retention):
+		return duplicate(userID, receipt)
+	}
+	return nil
+}
+
+// barredBy returns the error of a write that the user's guard bars.
+func barredBy(userID, guard string) error {
+	return fmt.Errorf("%w: user %q, guard %q", metadata.ErrBarred, userID,
+		guard)
 }
 
 // sweep drops the receipts older than the retention period of every

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t testing.TB) Store) {
 		{"RecordReceipt", testRecordReceipt},
 		{"RecordReceipts", testRecordReceipts},
 		{"UpdateView", testUpdateView},
+		{"UpdateGuarded", testGuarded},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
