@@ -130,6 +130,57 @@ WITH u AS (
 )
 SELECT {md} FROM u`
 
+// guardSQL tells whether the receipt $2 of the user $1 counts ($3 is the
+// cutoff): an update's guard, checked in the update's transaction.
+const guardSQL = `
+SELECT EXISTS (
+	SELECT FROM {receipts}
+	WHERE user_id = $1 AND receipt = $2 AND created_at > $3
+)`
+
+// guardedSQL is the write of [Store.UpdateGuarded], in one statement:
+// casSQL, barred by the guard $8 ($9 is the cutoff) and by the receipt
+// $2 when either counts, and only tried when $10 is true, for a value
+// $4 the caller has. Whether it writes or not, it returns whether the
+// user exists, whether the guard and the receipt count, and whether it
+// wrote; then the merged value when it did, else the value it found, so
+// that a write computed from a stale value is computed again from that
+// one without another read. The guard and the receipt are checked in
+// the statement's snapshot: one recorded since by a statement still
+// under way is not seen, but the receipt's insert then waits for it,
+// and fails on the unique key if it commits. $5 is the user ID again,
+// as hasReceiptSQL's $4.
+const guardedSQL = `
+WITH cur AS (
+	SELECT {md} AS md FROM {users} WHERE {id} = $5
+), seen AS (
+	SELECT
+		EXISTS (
+			SELECT FROM {receipts}
+			WHERE user_id = $1 AND receipt = $8 AND created_at > $9
+		) AS ended,
+		EXISTS (
+			SELECT FROM {receipts}
+			WHERE user_id = $1 AND receipt = $2 AND created_at > $9
+		) AS dup
+), u AS (
+	UPDATE {users} SET {md} = CASE
+		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
+		ELSE ({md} || $6::jsonb) - $7::text[]
+	END
+	WHERE {id} = $5 AND $10 AND {md} IS NOT DISTINCT FROM $4::jsonb
+		AND NOT (SELECT ended OR dup FROM seen)
+	RETURNING {md} AS md
+), ins AS (
+	INSERT INTO {receipts} (user_id, receipt, created_at)
+	SELECT $1, $2, $3 FROM u WHERE $2 <> ''
+)
+SELECT
+	EXISTS (SELECT FROM cur), seen.ended, seen.dup, EXISTS (SELECT FROM u),
+	CASE WHEN EXISTS (SELECT FROM u) THEN (SELECT md FROM u)
+		ELSE (SELECT md FROM cur) END
+FROM seen`
+
 // recordSeenSQL records a receipt ($4 is the cutoff) if the user's value
 // is still $5: it returns whether it is, and whether the receipt was
 // recorded. It takes no lock on the user's row. $6 is the user ID again,
@@ -181,6 +232,7 @@ type statements struct {
 
 	get, put, lock, receipt, merge, set                       string
 	hasReceipt, hasReceiptAll, recordSeen, record, cas, prune string
+	guard, guarded                                            string
 }
 
 func newStatements(opts Options) statements {
@@ -207,6 +259,8 @@ func newStatements(opts Options) statements {
 		recordSeen: r.Replace(recordSeenSQL),
 		record:     r.Replace(recordSQL),
 		cas:        r.Replace(casSQL),
+		guard:      r.Replace(guardSQL),
+		guarded:    r.Replace(guardedSQL),
 		prune:      r.Replace(pruneSQL),
 	}
 	for _, q := range ddl {

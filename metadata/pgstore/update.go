@@ -72,9 +72,8 @@ func attempts(ctx context.Context, what, userID string,
 }
 
 // update is one attempt of Update. Where a hint allows, it tries one
-// round trip first (see [Store.updateHinted]). Otherwise it holds a
-// connection of its own for two: begin, record the receipt and lock the
-// row; then write and commit.
+// round trip first (see [Store.updateHinted]); else it takes the locked
+// path.
 func (s *Store) update(ctx context.Context, userID, receipt string,
 	fn metadata.UpdateFunc) error {
 
@@ -84,6 +83,15 @@ func (s *Store) update(ctx context.Context, userID, receipt string,
 			return err
 		}
 	}
+	return s.locked(ctx, userID, receipt, "", fn)
+}
+
+// locked is the locked path of an update, barred by guard unless it is
+// empty. It holds a connection of its own for two round trips: begin,
+// lock the row, check the guard and record the receipt; then write and
+// commit.
+func (s *Store) locked(ctx context.Context, userID, receipt, guard string,
+	fn metadata.UpdateFunc) error {
 
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -94,7 +102,7 @@ func (s *Store) update(ctx context.Context, userID, receipt string,
 	defer conn.Release()
 
 	// Record the receipt and lock the row in one round trip.
-	cur, doc, err := s.begin(ctx, conn, userID, receipt)
+	cur, doc, err := s.begin(ctx, conn, userID, receipt, guard)
 	if err != nil && lost(ctx, conn) {
 		err = fmt.Errorf("%w: %w", errRetry, err)
 	}
@@ -148,18 +156,22 @@ func (s *Store) check(userID string, cur, patch metadata.Map) error {
 	return nil
 }
 
-// begin opens the transaction, locks the user's row, records the receipt
-// if there is one, and returns the user's value, decoded and as stored.
-// The row comes first, as in casSQL, so that two updates of one receipt
-// never hold one lock each and wait for the other's.
+// begin opens the transaction, locks the user's row, checks that the
+// guard, if any, is not recorded, records the receipt if there is one,
+// and returns the user's value, decoded and as stored. The row comes
+// first, as in casSQL, so that two updates of one receipt never hold one
+// lock each and wait for the other's.
 func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
-	userID, receipt string) (metadata.Map, []byte, error) {
+	userID, receipt, guard string) (metadata.Map, []byte, error) {
 
+	now := s.clock.Now()
 	b := new(pgx.Batch)
 	b.Queue("begin")
 	b.Queue(s.sql.lock, userID)
+	if guard != "" {
+		b.Queue(s.sql.guard, userID, guard, now.Add(-s.retention))
+	}
 	if receipt != "" {
-		now := s.clock.Now()
 		b.Queue(s.sql.receipt, userID, receipt, now,
 			now.Add(-s.retention))
 	}
@@ -179,6 +191,15 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
 	}
 	if err != nil {
 		return nil, nil, s.fail(userID, err)
+	}
+	if guard != "" {
+		var barred bool
+		if err := br.QueryRow().Scan(&barred); err != nil {
+			return nil, nil, s.fail(userID, err)
+		}
+		if barred {
+			return nil, nil, barredBy(userID, guard)
+		}
 	}
 	if receipt != "" {
 		tag, err := br.Exec()

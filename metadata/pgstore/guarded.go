@@ -1,0 +1,230 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/logoutflow/logoutflow/metadata"
+)
+
+var _ metadata.GuardedUpdater = (*Store)(nil)
+
+// guardedTries is how many statements of guardedSQL an attempt of
+// UpdateGuarded sends before it takes the locked path: one on the
+// caller's guess, and one on each value a statement found instead.
+const guardedTries = 3
+
+// UpdateGuarded implements [metadata.GuardedUpdater]. It computes the
+// patch from u.Expect and sends one statement that writes it with its
+// receipt only if the stored value is still u.Expect, and neither the
+// guard nor the receipt counts: a logout whose event carries the user's
+// app_metadata as stored costs one round trip. When the value differs,
+// the same statement returns the stored one, from which the patch is
+// computed again and sent again; a nil u.Expect stands for nothing
+// stored, and one that JSON cannot encode asks for the value. After
+// guardedTries statements, or for a patch that writes nothing, it takes
+// the locked path of [Store.Update], the guard checked in its
+// transaction.
+//
+// u.Fn may so run on u.Expect, a guess: its error, or a patch that the
+// guess would refuse, is then not returned, but computed again from the
+// stored value. What it returns on a value that the database then shows
+// stored is what counts, as for Update. The comparison is that of jsonb,
+// so a number stored as 1.0 matches a guess of 1; sizes are measured on
+// the value as the function saw it.
+//
+// Like Update, it runs again after a serialization failure or a
+// deadlock, and after a lost connection where that is safe; a guard or a
+// receipt that PostgreSQL's text cannot hold is never recorded, and bars
+// nothing.
+func (s *Store) UpdateGuarded(ctx context.Context,
+	u metadata.GuardedUpdate) error {
+
+	if err := checkText(u.UserID, u.Receipt); err != nil {
+		return err
+	}
+	if !pgText(u.Guard) {
+		u.Guard = ""
+	}
+	if u.Fn == nil {
+		u.Fn = func(metadata.View) (metadata.Map, error) { return nil, nil }
+	}
+
+	// The guess, as the statement compares it.
+	g := guess{known: true}
+	if u.Expect != nil {
+		doc, err := json.Marshal(u.Expect)
+		g.doc, g.known = doc, err == nil
+	}
+	return attempts(ctx, "update", u.UserID, func() error {
+		return s.updateGuarded(ctx, u, g)
+	})
+}
+
+// guess is the value an attempt of UpdateGuarded computes its first
+// patch from: doc, as JSON, nil for nothing stored; none when known is
+// false.
+type guess struct {
+	doc   []byte
+	known bool
+}
+
+// updateGuarded is one attempt of UpdateGuarded: the statements of
+// guardedSQL, then, if none settled the update, the locked path.
+func (s *Store) updateGuarded(ctx context.Context, u metadata.GuardedUpdate,
+	g guess) error {
+
+	if done, err := s.tryGuarded(ctx, u, g); done {
+		return err
+	}
+	return s.locked(ctx, u.UserID, u.Receipt, u.Guard,
+		func(cur metadata.Map) (metadata.Map, error) {
+			return u.Fn(metadata.ViewOf(cur))
+		})
+}
+
+// tryGuarded sends the statements of guardedSQL, guardedTries at most,
+// on a connection it holds until it returns. It reports done false when
+// the update must take the locked path: its patch writes nothing, or the
+// value keeps changing, or a receipt was recorded meanwhile.
+func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
+	g guess) (done bool, err error) {
+
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return true, fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
+	}
+	defer conn.Release()
+
+	// The first value is the caller's guess; each later one is what the
+	// last statement found stored.
+	doc, known, fresh := g.doc, g.known, false
+	for range guardedTries {
+		// Compute the patch. What fails on a guess is asked again of the
+		// stored value; what fails on the stored value is the answer.
+		var patch metadata.Map
+		if known {
+			patch, err = s.patchOf(u, doc)
+			switch {
+			case err != nil && fresh:
+				return true, err
+			case err != nil:
+				known = false
+			case len(patch) == 0:
+				// A write of nothing records its receipt asynchronously
+				// on the locked path.
+				return false, nil
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return true, fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
+		}
+
+		// Write it, or read what is stored, in one round trip.
+		res, err := s.sendGuarded(ctx, conn, u, doc, known, patch)
+		switch {
+		case errors.Is(err, errLock):
+			return false, nil
+		case err != nil:
+			return true, err
+		case !res.found:
+			return true, fmt.Errorf("%w: %q", metadata.ErrUserNotFound,
+				u.UserID)
+		case res.ended:
+			return true, barredBy(u.UserID, u.Guard)
+		case res.dup:
+			return true, fmt.Errorf("%w: user %q, receipt %q",
+				metadata.ErrDuplicate, u.UserID, u.Receipt)
+		case res.wrote:
+			s.hints.recorded(u.UserID, u.Receipt, res.doc)
+			return true, nil
+		case known && fresh && string(res.doc) == string(doc):
+			// The value has not changed since the last statement read
+			// it, yet the write did not apply: a write under way when
+			// the statement started has changed it since.
+			return false, nil
+		}
+		doc, known, fresh = res.doc, true, true
+	}
+	return false, nil
+}
+
+// patchOf returns the patch that u.Fn computes from doc, checked as
+// Update checks it; the function's own error is returned unchanged.
+func (s *Store) patchOf(u metadata.GuardedUpdate, doc []byte) (metadata.Map,
+	error) {
+
+	cur, err := decode(doc)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
+	}
+	patch, err := u.Fn(metadata.ViewOf(cur))
+	if err != nil {
+		return nil, err
+	}
+	return patch, s.check(u.UserID, cur, patch)
+}
+
+// guardedResult is what one statement of guardedSQL found: whether the
+// user exists, the guard and the receipt count, and it wrote; the
+// merged value if it wrote, else the stored one.
+type guardedResult struct {
+	found, ended, dup, wrote bool
+	doc                      []byte
+}
+
+// sendGuarded sends one statement of guardedSQL: the write of patch if
+// known and the stored value is doc, else a read. A receipt recorded
+// since the statement's snapshot (or an expired one) fails the write on
+// the unique key: the locked path then decides.
+func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
+	u metadata.GuardedUpdate, doc []byte, known bool,
+	patch metadata.Map) (guardedResult, error) {
+
+	var set []byte
+	del := []string{}
+	if known {
+		var err error
+		if set, del, err = split(patch); err != nil {
+			return guardedResult{}, fmt.Errorf("pgstore: update %q: %w: %w",
+				u.UserID, metadata.ErrInvalidPatch, err)
+		}
+	}
+	now := s.clock.Now()
+	var res guardedResult
+	err := conn.QueryRow(ctx, s.sql.guarded, u.UserID, u.Receipt, now,
+		doc, u.UserID, set, del, u.Guard, now.Add(-s.retention),
+		known).Scan(&res.found, &res.ended, &res.dup, &res.wrote, &res.doc)
+
+	// A lost connection leaves the outcome unknown: only a receipt
+	// makes another attempt safe, which then finds it if it counted.
+	switch {
+	case err != nil && lost(ctx, conn):
+		s.hints.forget(u.UserID)
+		if u.Receipt != "" || pgconn.SafeToRetry(err) {
+			return res, fmt.Errorf("%w: %w", errRetry, err)
+		}
+		return res, s.fail(u.UserID, err)
+	case sqlState(err) == codeUnique:
+		return res, errLock
+	case badID(err):
+		return res, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, u.UserID)
+	case err != nil:
+		return res, s.fail(u.UserID, err)
+	}
+	return res, nil
+}
+
+// errLock tells that a guarded write must take the locked path.
+var errLock = errors.New("pgstore: the guarded write takes the lock")
+
+// barredBy returns the error of a write that the user's guard bars.
+func barredBy(userID, guard string) error {
+	return fmt.Errorf("%w: user %q, guard %q", metadata.ErrBarred, userID,
+		guard)
+}
