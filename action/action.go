@@ -101,6 +101,23 @@ type Action struct {
 	// see them.
 	Inline bool
 
+	// Pure says that the action does nothing but through its API: its
+	// logs, its writes and its claims are all it does, so that running
+	// it for a session that has already ended does no harm once they
+	// are discarded. The flow runner may then start a pure action that
+	// is a flow's first block before it knows whether the session has
+	// ended, and learn that in the action's first write, where the
+	// store can tell (metadata.GuardedUpdater): one store call instead
+	// of two. It holds the action's logs until that write has shown the
+	// session live, and discards everything the action did, logs
+	// included, if the session had ended; an update function of the
+	// action may then also run on the event's snapshot of app_metadata
+	// first, as on any value the store may retry it on. Leave it unset
+	// for an action that calls anything outside its API (a web hook, a
+	// queue, a counter of its own): the runner would call it for
+	// repeats too. track-logout-stats is pure.
+	Pure bool
+
 	// Once says that a flow may list the action in one block only: a
 	// second run of it in one logout would do its work twice, as a
 	// second track-logout-stats would count the session twice. flow.New

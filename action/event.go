@@ -29,7 +29,13 @@ type User struct {
 
 	// AppMetadata is a snapshot taken when the event was built. Actions
 	// that accumulate must not trust it: they read the stored value in an
-	// atomic update (see [UserAPI.UpdateAppMetadata]).
+	// atomic update (see [UserAPI.UpdateAppMetadata]). The flow runner
+	// passes it to the store as a guess of the stored value
+	// (metadata.GuardedUpdate.Expect): an auth server that reads the
+	// user's record at logout anyway, for LastLoginAt, and puts the
+	// record's app_metadata here saves a store across a network a round
+	// trip; a stale or missing snapshot costs that round trip back,
+	// never a wrong count.
 	AppMetadata metadata.Map `json:"app_metadata,omitempty"`
 }
 

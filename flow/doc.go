@@ -22,7 +22,11 @@
 //
 //  1. reads the live flow once;
 //  2. returns at once, with [Result.Repeat] set, when the session has
-//     already ended (a double click, a retry, another tab);
+//     already ended (a double click, a retry, another tab): it asks
+//     the store first, or, when the first block is a pure action
+//     ([action.Action.Pure]) and the store a
+//     [metadata.GuardedUpdater], in that action's first write, which
+//     so saves a logout one store call;
 //  3. runs each enabled action under its own deadline
 //     ([Options.Timeout]), in a goroutine of its own or, for an
 //     [action.Action.Inline] one, on the caller's; whatever an action

@@ -242,6 +242,11 @@ type Runner struct {
 	recorder metadata.ReceiptRecorder
 	batcher  metadata.BatchRecorder
 
+	// guarded is the store as a metadata.GuardedUpdater, when it is
+	// one: the first write of a pure action that starts a flow then
+	// checks that the session has not ended (see speculative).
+	guarded metadata.GuardedUpdater
+
 	logger  *slog.Logger // nil: silent
 	timeout time.Duration
 
@@ -289,6 +294,7 @@ func NewRunner(opts Options) (*Runner, error) {
 	}
 	r.recorder, _ = opts.Store.(metadata.ReceiptRecorder)
 	r.batcher, _ = opts.Store.(metadata.BatchRecorder)
+	r.guarded, _ = opts.Store.(metadata.GuardedUpdater)
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -360,7 +366,15 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 // A session counts once: a run for a session that has already ended, or
 // that joins a run of the same session under way in this process, runs
 // nothing and returns a result with Repeat set, and no error (or the
-// error of the run it joined). A run that joined one whose own caller
+// error of the run it joined). The run asks the store whether the
+// session has ended before the first block, unless that block is an
+// [action.Action.Pure] action and the store a [metadata.GuardedUpdater]:
+// the action's first write then asks it, in the same store call, with
+// the event's User.AppMetadata as its guess of the stored value, and a
+// write the session's end bars makes the run a repeat, whose action
+// logged nothing and whose result holds nothing of what it did (see
+// Pure). An action that writes nothing, or whose write fails, has its
+// logs held until the store has been asked after the step. A run that joined one whose own caller
 // gave up before the session was revoked (its context ended) runs the
 // flow itself instead. Metadata writes carry receipts, so that a
 // run retried after a failure does not apply a write twice. When a
@@ -536,22 +550,8 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		}
 	}()
 
-	// A session that has ended already counts once: run nothing. When
-	// the store cannot tell, run anyway: the writes' receipts still keep
-	// the counts exact.
-	done, herr := r.store.HasReceipt(ctx, k.user, rs.endReceipt)
-	switch {
-	case herr != nil:
-		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
-			"session has ended; running the flow", k, "",
-			slog.Any(LogKeyError, herr))
-	case done:
-		r.log(ctx, slog.LevelDebug, "flow: session already ended", k, "")
-		res.Repeat = true
-		return res, nil
-	}
-
-	// Run each block in turn, unless the caller has given up.
+	// Lay the steps out. Enabled switches are read once, as the run
+	// starts: a switch moved during the run applies from the next one.
 	blocks := p.flow.blocks
 	if len(blocks) <= len(rs.steps) {
 		res.Steps = rs.steps[:len(blocks)]
@@ -563,14 +563,22 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 		s.Block, s.Kind = i+1, b.kind()
 		if e := p.flow.entries[i]; e != nil {
 			s.Action = e.Action().Name
-
-			// Enabled switches are read once, as the run starts: a
-			// switch moved during the run applies from the next one.
 			if !e.Enabled() {
 				s.Status = StatusSkipped
 			}
 		}
 	}
+
+	// A session that has ended already counts once: run nothing. A pure
+	// first action learns it in its first write, on a store that can
+	// tell; else the store is asked now. When it cannot tell, run
+	// anyway: the writes' receipts still keep the counts exact.
+	spec := r.speculative(p, res.Steps)
+	if !spec && r.hasEnded(ctx, k, rs.endReceipt) {
+		return r.repeat(ctx, res, k), nil
+	}
+
+	// Run each block in turn, unless the caller has given up.
 	for i, b := range blocks {
 		step := &res.Steps[i]
 		if cerr := ctx.Err(); cerr != nil {
@@ -579,7 +587,13 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 
 		switch b.(type) {
 		case RunCustomAction:
-			r.runAction(ctx, ev, p.flow.entries[i], step, rs)
+			guard := ""
+			if spec && i == 0 {
+				guard = rs.endReceipt
+			}
+			if r.runAction(ctx, ev, p.flow.entries[i], step, rs, guard) {
+				return r.repeat(ctx, res, k), nil
+			}
 		case RevokeSession:
 			if err := r.revoke(ctx, k.user, k.session, step); err != nil {
 				return res, err
@@ -603,6 +617,42 @@ func (r *Runner) run(ctx context.Context, ev *action.Event,
 	}
 	r.recordEnd(ctx, k, rs.endReceipt)
 	return res, nil
+}
+
+// speculative reports whether the run's first block may run before the
+// runner knows whether the session has ended: it is an enabled
+// [action.Action.Pure] action, and the store can tell in the action's
+// first write (a [metadata.GuardedUpdater]).
+func (r *Runner) speculative(p *published, steps []Step) bool {
+	e := p.flow.entries[0]
+	return r.guarded != nil && e != nil && e.Action().Pure &&
+		steps[0].Status != StatusSkipped
+}
+
+// hasEnded reports whether the store holds the end receipt of the
+// session k. When the store cannot tell, it logs a warning and reports
+// false.
+func (r *Runner) hasEnded(ctx context.Context, k flightKey,
+	receipt string) bool {
+
+	done, err := r.store.HasReceipt(ctx, k.user, receipt)
+	if err != nil {
+		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
+			"session has ended; running the flow", k, "",
+			slog.Any(LogKeyError, err))
+		return false
+	}
+	return done
+}
+
+// repeat makes res the result of a run that found the session ended:
+// nothing ran.
+func (r *Runner) repeat(ctx context.Context, res *Result,
+	k flightKey) *Result {
+
+	r.log(ctx, slog.LevelDebug, "flow: session already ended", k, "")
+	*res = Result{Trigger: res.Trigger, Version: res.Version, Repeat: true}
+	return res
 }
 
 // Room that a run makes, in its single allocation, for a typical flow:
@@ -745,12 +795,18 @@ func (r *Runner) callRevoker(ctx context.Context, uid, sid string) (err error) {
 func (r *Runner) log(ctx context.Context, level slog.Level, msg string,
 	k flightKey, name string, attrs ...slog.Attr) {
 
-	if r.logger == nil {
-		return
+	if rec, ok := r.newRecord(ctx, level, msg, k, name, attrs...); ok {
+		_ = r.logger.Handler().Handle(ctx, rec)
 	}
-	h := r.logger.Handler()
-	if !h.Enabled(ctx, level) {
-		return
+}
+
+// newRecord builds the record that log writes, and reports false,
+// having built nothing, when the logger discards the level.
+func (r *Runner) newRecord(ctx context.Context, level slog.Level, msg string,
+	k flightKey, name string, attrs ...slog.Attr) (slog.Record, bool) {
+
+	if r.logger == nil || !r.logger.Handler().Enabled(ctx, level) {
+		return slog.Record{}, false
 	}
 	rec := slog.NewRecord(time.Now(), level, msg, 0)
 	if name != "" {
@@ -759,5 +815,5 @@ func (r *Runner) log(ctx context.Context, level slog.Level, msg string,
 	rec.AddAttrs(slog.String(LogKeyUserID, k.user),
 		slog.String(LogKeySessionID, k.session))
 	rec.AddAttrs(attrs...)
-	_ = h.Handle(ctx, rec)
+	return rec, true
 }

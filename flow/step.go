@@ -16,15 +16,21 @@ import (
 
 // runAction runs the RunCustomAction block of entry e into step s, and
 // adds the custom claims the action set to the run's result.
+//
+// A non-empty guard is the receipt of the session's end, which the run
+// has not looked for: the step is speculative (see [action.Action.Pure]).
+// Its first write carries the guard, its logs are held until the write
+// shows the session live, and runAction reports true, leaving the step
+// to be discarded, when the session has ended.
 func (r *Runner) runAction(ctx context.Context, ev *action.Event,
-	e *action.Entry, s *Step, rs *runState) {
+	e *action.Entry, s *Step, rs *runState, guard string) (ended bool) {
 
 	// An action disabled when the run started is skipped.
 	if s.Status == StatusSkipped {
 		s.Status = StatusSkipped
 		r.log(ctx, slog.LevelDebug, "flow: action disabled; skipped", rs.key,
 			s.Action, slog.Int(LogKeyBlock, s.Block))
-		return
+		return false
 	}
 
 	// Give the action its deadline and an API that records its calls.
@@ -35,13 +41,22 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	// it changes there reaches neither the run nor the next action, and
 	// an action abandoned at its deadline never reads the caller's.
 	a.own = *ev
-	a.firstCall = len(rs.calls)
+	a.firstCall, a.firstAttr = len(rs.calls), len(rs.attrs)
 	if s.Block == 1 {
 		a.receipt1 = rs.firstWrite
 	}
+	inline := e.Action().Inline
+	if guard != "" {
+		// The snapshot is the caller's, which an action left running
+		// past its step must not read.
+		a.guard, a.expect, a.spec = guard, ev.User.AppMetadata, specOpen
+		if !inline {
+			a.expect = metadata.Clone(a.expect)
+		}
+	}
 	a.ctx.parent, a.ctx.deadline = ctx, time.Now().Add(r.timeout)
 	var err error
-	if e.Action().Inline {
+	if inline {
 		err = a.execInline(e.Action().Run)
 	} else {
 		err = a.execAway(ctx, e.Action().Run, r.timeout)
@@ -51,6 +66,24 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	// The step is over: an abandoned action can no longer write, and
 	// what it did is final.
 	a.close(r.timeout)
+
+	// A speculative step that its write did not settle settles now.
+	switch a.specState() {
+	case specEnded:
+		return true
+	case specAgain:
+		// Its update function ran on a value the store then did not
+		// use: run the action again, knowing the session live.
+		rs.calls, rs.attrs = rs.calls[:a.firstCall], rs.attrs[:a.firstAttr]
+		rs.ranks = rs.ranks[:0]
+		return r.runAction(ctx, ev, e, s, rs, "")
+	case specOpen:
+		if r.hasEnded(ctx, rs.key, guard) {
+			return true
+		}
+		a.settle(ctx, specNone)
+	}
+
 	if n := len(rs.calls); n > a.firstCall {
 		s.Calls = rs.calls[a.firstCall:n:n]
 	}
@@ -76,9 +109,10 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		s.Status, s.Err = StatusFailed, err
 		r.log(ctx, slog.LevelError, "flow: action failed", rs.key, s.Action,
 			slog.Int(LogKeyBlock, s.Block), slog.Any(LogKeyError, err))
-		return
+		return false
 	}
 	s.Status = StatusOK
+	return false
 }
 
 // mayPass reports whether a failed metadata write may succeed if tried
@@ -237,10 +271,18 @@ type stepAPI struct {
 	own  action.Event // the action's copy of the event
 	name string       // the action's
 
-	// firstCall is where the step's calls start in rs.calls; receipt1,
-	// when set, is the receipt of its first write, made with the run.
-	firstCall int
-	receipt1  string
+	// firstCall and firstAttr are where the step's calls and their
+	// attributes start in rs.calls and rs.attrs; receipt1, when set, is
+	// the receipt of its first write, made with the run.
+	firstCall, firstAttr int
+	receipt1             string
+
+	// guard, in a speculative step, is the receipt of the session's
+	// end, which its writes carry until one settles the speculation;
+	// expect is the event's snapshot of app_metadata, their guess of
+	// the stored value. Both are set before the action starts.
+	guard  string
+	expect metadata.Map
 
 	// wake is signalled when the action returns and at the deadline.
 	wake chan struct{}
@@ -256,6 +298,11 @@ type stepAPI struct {
 	applied  metadata.Map
 	updateFn metadata.UpdateFunc
 	viewFn   metadata.ViewFunc
+	guardFn  metadata.ViewFunc
+
+	// fnRan tells that the action's update function ran during the
+	// write under way.
+	fnRan bool
 
 	// inFn is set while an update function runs, inside a store call:
 	// a write from there would wait for itself.
@@ -273,6 +320,12 @@ type stepAPI struct {
 	// abandoned is set when close stopped waiting for the write under
 	// way: that write then records nothing.
 	abandoned bool
+
+	// spec is how far the speculation of a speculative step has gone;
+	// held are the records of the logs it holds until the session shows
+	// live, built only where the logger wants them.
+	spec specState
+	held []slog.Record
 
 	dups     int   // writes found already applied
 	werr     error // the first write that failed
@@ -303,7 +356,7 @@ func (a *stepAPI) Session() action.SessionAPI { return (*sessionAPI)(a) }
 // Log implements [action.API]. A call after the step is over is dropped.
 func (a *stepAPI) Log(level slog.Level, msg string, attrs ...slog.Attr) {
 	a.mu.Lock()
-	if a.closed {
+	if a.closed || a.spec >= specEnded {
 		a.mu.Unlock()
 		return
 	}
@@ -316,15 +369,69 @@ func (a *stepAPI) Log(level slog.Level, msg string, attrs ...slog.Attr) {
 		c.Attrs = rs.attrs[n:len(rs.attrs):len(rs.attrs)]
 	}
 	a.append(c)
+	if a.spec == specOpen {
+		// Not a word of a session that may have ended.
+		if rec, ok := a.r.newRecord(&a.ctx, level, msg, a.key, a.name,
+			attrs...); ok {
+			a.held = append(a.held, rec)
+		}
+		a.mu.Unlock()
+		return
+	}
 	a.mu.Unlock()
 	a.r.log(&a.ctx, level, msg, a.key, a.name, attrs...)
+}
+
+// specState says how far a speculative step has gone.
+type specState uint8
+
+const (
+	// specNone: the step is not speculative, or the session has shown
+	// live; its logs go out as they come.
+	specNone specState = iota
+
+	// specOpen: the step is speculative and nothing has shown whether
+	// the session has ended; its logs are held.
+	specOpen
+
+	// specEnded: a write found the session ended; the step is to be
+	// discarded, and refuses every call.
+	specEnded
+
+	// specAgain: a write found its receipt recorded after the action's
+	// update function had run on a value the store did not use; the
+	// step is to be discarded and run again.
+	specAgain
+)
+
+// specState returns how far the step's speculation has gone.
+func (a *stepAPI) specState() specState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.spec
+}
+
+// settle ends the step's speculation in state st; for specNone, the
+// session live, it hands the logs it held to the logger.
+func (a *stepAPI) settle(ctx context.Context, st specState) {
+	a.mu.Lock()
+	held := a.held
+	a.spec, a.held = st, nil
+	a.mu.Unlock()
+	if st != specNone || len(held) == 0 {
+		return
+	}
+	h := a.r.logger.Handler()
+	for _, rec := range held {
+		_ = h.Handle(ctx, rec)
+	}
 }
 
 // record appends c to the calls, unless the step is over.
 func (a *stepAPI) record(c action.Call) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
+	if a.closed || a.spec >= specEnded {
 		return false
 	}
 	a.append(c)
@@ -417,6 +524,10 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
 	a.mu.Lock()
+	if a.spec >= specEnded {
+		a.mu.Unlock()
+		return errDiscarded
+	}
 	if a.closed {
 		a.mu.Unlock()
 		return fmt.Errorf("%w: action %q wrote app_metadata after its "+
@@ -451,13 +562,16 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	// update remembers what an update function returned, to record it.
 	a.fn, a.view, a.patch, a.applied = fn, view, patch, patch
 	var err error
-	if view != nil {
+	switch {
+	case a.specState() == specOpen:
+		err = a.writeGuarded(ctx, receipt)
+	case view != nil:
 		if a.viewFn == nil {
 			a.viewFn = a.updateView
 		}
 		err = metadata.UpdateView(ctx, a.r.store, a.key.user, receipt,
 			a.viewFn)
-	} else {
+	default:
 		if a.updateFn == nil {
 			a.updateFn = a.update
 		}
@@ -465,7 +579,61 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	}
 	applied := a.applied
 	a.fn, a.view, a.patch, a.applied = nil, nil, nil, nil
+	if err == errDiscarded {
+		return err // the step is to be discarded: nothing to record
+	}
 	return a.recordWrite(receipt, patch, applied, err)
+}
+
+// errDiscarded is what a speculative step's action gets from a write,
+// and from every write after it, once a write has found the session
+// ended, or must run again: the runner discards the step.
+var errDiscarded = errors.New("flow: the session had ended, or the " +
+	"action must run again: this run of the action is discarded")
+
+// writeGuarded is the write of a speculative step, wmu held: the store
+// checks in the same atomic step that the session has not ended. A
+// write that is stored, or that an earlier run stored without this
+// step's update function running, shows the session live and settles
+// the speculation; one the guard bars, or that found its receipt after
+// the update function ran on a guess, ends the step, discarded.
+func (a *stepAPI) writeGuarded(ctx context.Context, receipt string) error {
+	fn := a.viewFn
+	if a.view == nil {
+		if a.guardFn == nil {
+			a.guardFn = a.guardedUpdate
+		}
+		fn = a.guardFn
+	} else if fn == nil {
+		a.viewFn = a.updateView
+		fn = a.viewFn
+	}
+	a.fnRan = false
+	err := a.r.guarded.UpdateGuarded(ctx, metadata.GuardedUpdate{
+		UserID: a.key.user, Receipt: receipt, Guard: a.guard,
+		Expect: a.expect, Fn: fn,
+	})
+	dup := errors.Is(err, metadata.ErrDuplicate)
+	switch {
+	case errors.Is(err, metadata.ErrBarred):
+		a.settle(&a.ctx, specEnded)
+		return errDiscarded
+	case dup && a.fnRan:
+		a.settle(&a.ctx, specAgain)
+		return errDiscarded
+	case err == nil || dup:
+		a.settle(&a.ctx, specNone)
+	}
+	return err
+}
+
+// guardedUpdate is update for a guarded write of SetAppMetadata or
+// UpdateAppMetadata, which the store calls with a view.
+func (a *stepAPI) guardedUpdate(cur metadata.View) (metadata.Map, error) {
+	if a.fn == nil {
+		return a.patch, nil
+	}
+	return a.update(cur.Map())
 }
 
 // endWrite ends the write under way, and lets a close waiting for it go
@@ -543,6 +711,7 @@ func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
 	}
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
+	a.fnRan = true
 	p, err := a.fn(cur)
 	a.applied = p
 	return p, refused(err)
@@ -552,6 +721,7 @@ func (a *stepAPI) update(cur metadata.Map) (metadata.Map, error) {
 func (a *stepAPI) updateView(cur metadata.View) (metadata.Map, error) {
 	a.inFn.Store(true)
 	defer a.inFn.Store(false)
+	a.fnRan = true
 	p, err := a.view(cur)
 	a.applied = p
 	return p, refused(err)

@@ -170,8 +170,10 @@ func New(opts Options) action.Action {
 		Triggers: action.SessionEnds(),
 		Run:      s.run,
 
-		// Every wait of the action is a store call under its context.
+		// Every wait of the action is a store call under its context,
+		// and all it does goes through its API.
 		Inline: true,
+		Pure:   true,
 		Once:   true,
 	}
 }

@@ -309,6 +309,15 @@ func (k *killer) Update(ctx context.Context, userID, receipt string, fn metadata
 		})
 }
 
+// unguarded is a store that shows the runner no UpdateGuarded: the
+// runner asks HasReceipt at the start of each logout, and the action's
+// write goes through Update, which the killer overrides.
+type unguarded struct {
+	metadata.Store
+	metadata.ReceiptRecorder
+	metadata.BatchRecorder
+}
+
 // arm makes the next n attempts lose their backend; n < 0 means every
 // attempt until arm(0).
 func (k *killer) arm(n int) {
@@ -436,7 +445,7 @@ func TestFlowBackendKilled(t *testing.T) {
 			r := newReplica(t, opts, k.app,
 				func(s *pgstore.Store) metadata.Store {
 					k.Store = s
-					return k
+					return unguarded{k, k, k}
 				})
 			put(t, r.store, "u", nil)
 			for i := range before {
@@ -550,7 +559,7 @@ func TestFlowReplicasKilled(t *testing.T) {
 	rs := []*replica{
 		newReplica(t, opts, k.app, func(s *pgstore.Store) metadata.Store {
 			k.Store = s
-			return k
+			return unguarded{k, k, k}
 		}),
 		newReplica(t, opts, appName("1"), nil),
 	}
