@@ -68,7 +68,11 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	a.close(r.timeout)
 
 	// A speculative step that its write did not settle settles now.
-	switch a.specState() {
+	spec := specNone
+	if guard != "" {
+		spec = a.specState()
+	}
+	switch spec {
 	case specEnded:
 		return true
 	case specAgain:
@@ -535,6 +539,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	}
 	a.writing = true
 	rank := a.rs.rank(a.name)
+	spec := a.spec
 	a.mu.Unlock()
 	defer a.endWrite()
 	receipt := a.receipt1
@@ -563,7 +568,7 @@ func (a *stepAPI) write(ctx context.Context, patch metadata.Map,
 	a.fn, a.view, a.patch, a.applied = fn, view, patch, patch
 	var err error
 	switch {
-	case a.specState() == specOpen:
+	case spec == specOpen:
 		err = a.writeGuarded(ctx, receipt)
 	case view != nil:
 		if a.viewFn == nil {
