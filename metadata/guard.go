@@ -53,7 +53,7 @@ type GuardedUpdate struct {
 // ErrBarred or ErrDuplicate, no call's patch was stored. A caller that
 // acts on what u.Fn saw must therefore wait for the answer. The flow
 // runner uses it for an action that does nothing but through its API
-// ([action.Action.Pure]), and discards what the action did when the
+// (action.Action.Pure), and discards what the action did when the
 // write is barred.
 type GuardedUpdater interface {
 	UpdateGuarded(ctx context.Context, u GuardedUpdate) error

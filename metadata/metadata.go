@@ -49,7 +49,7 @@ type UpdateFunc func(current Map) (patch Map, err error)
 // Every method must return soon after its context ends, with the
 // context's error: the flow bounds an action's writes by their context
 // alone when the action runs on the caller's goroutine
-// ([action.Action.Inline]), so a store that ignores its context holds
+// (action.Action.Inline), so a store that ignores its context holds
 // the logout as long as it blocks.
 type Store interface {
 	// Get returns a copy of the user's app_metadata, nil when nothing is

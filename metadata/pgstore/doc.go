@@ -50,6 +50,25 @@
 // nothing; it may be called for one that another replica records at the
 // same moment.
 //
+// # One statement per logout: a guarded write on the event's snapshot
+//
+// The flow writes a pure action's first write (action.Action.Pure,
+// which track-logout-stats is) through [Store.UpdateGuarded], without a
+// HasReceipt before it. Its guess of the stored value is the event's
+// snapshot of app_metadata, which an auth server that reads the user's
+// row at logout has at hand. The store computes the patch from it and
+// sends one statement that writes the patch and its receipt only if the
+// stored value is still the guess (jsonb equality), the guard (the
+// session's end) does not count, and the receipt does not count; in
+// the same snapshot it answers which of these held, and, when it did
+// not write, the stored value, from which the patch is computed and
+// sent again. A fresh snapshot so costs one round trip, a stale or
+// missing one two. After three statements, or for a write of nothing,
+// the update takes the locked path, with the guard checked in its
+// transaction. An error of the function, or a refusal of its patch,
+// that only the guess causes is never returned: the store asks for the
+// stored value instead.
+//
 // # Receipts
 //
 // A receipt is a row keyed by user ID and receipt, inserted in the
