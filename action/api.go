@@ -63,8 +63,10 @@ const (
 
 // Call is one API call an action made. Which fields are set depends on
 // API: Level, Message and Attrs for a log; Patch for a metadata write (an
-// atomic update appears as the patch it applied); Key and Value for a
-// custom claim.
+// atomic update appears as the patch it applied, and one that failed as
+// the patch last computed, or nil when that may have been computed from
+// a guess of the stored value, as a pure action's first write may be);
+// Key and Value for a custom claim.
 type Call struct {
 	API     string
 	Level   slog.Level

@@ -2,10 +2,14 @@ package flow_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -479,5 +483,99 @@ func TestSpeculativeConcurrentRepeats(t *testing.T) {
 	}
 	if got := sf.rev.revoked(); len(got) != 1 {
 		t.Errorf("revoked %q, want once", got)
+	}
+}
+
+// TestSpeculativeAgainKeepsDeadline runs a speculative step whose write
+// an earlier run stored, the store slow past the deadline: the write
+// lands as a duplicate after the update function ran on the guess, so
+// the action runs again, but within the first run's deadline and its
+// grace. The step holds the logout no longer than one step may, two
+// timeouts, and counts nothing twice.
+func TestSpeculativeAgainKeepsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fx, fs := faultyFlow(t, paths[1], flow.Options{}, counter("count"))
+		ctx := t.Context()
+		if err := fx.store.Update(ctx, "u1", "s1/count/1",
+			increment); err != nil {
+			t.Fatalf("Update = %v", err)
+		}
+		fs.fault = func(r string) fault {
+			if strings.HasPrefix(r, "s1/count/") {
+				return late
+			}
+			return pass
+		}
+
+		start := time.Now()
+		res, err := fx.runner.Run(ctx, event("s1"))
+		if took := time.Since(start); took > 2*flow.DefaultTimeout {
+			t.Errorf("Run took %v, want at most %v; store calls %q", took,
+				2*flow.DefaultTimeout, fs.calls(0))
+		}
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		if d := cmp.Diff([]stepSummary{failed("count"), revoked},
+			summarize(res)); d != "" {
+			t.Errorf("steps mismatch (-want +got):\n%s", d)
+		}
+		if n := fx.count(t); n != 1 {
+			t.Errorf("n = %d, want 1", n)
+		}
+	})
+}
+
+// TestSpeculativeFailedWritePatch fails a speculative write whose update
+// function ran on a stale guess: the recorded call shows no patch, since
+// the one computed says nothing of the stored value.
+func TestSpeculativeFailedWritePatch(t *testing.T) {
+	fx, fs := faultyFlow(t, paths[1], flow.Options{}, counter("count"))
+	ctx := t.Context()
+	if err := fx.store.Put(ctx, "u1", metadata.Map{"n": 7}); err != nil {
+		t.Fatalf("Put = %v", err)
+	}
+	fs.fault = once("s1/count/", failBefore)
+	ev := event("s1")
+	ev.User.AppMetadata = metadata.Map{"n": 3}
+
+	res, err := fx.runner.Run(ctx, ev)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	calls := res.Steps[0].Calls
+	if len(calls) != 1 || calls[0].Patch != nil ||
+		!errors.Is(calls[0].Err, errInjected) {
+		t.Errorf("calls = %+v, want one failed write with no patch", calls)
+	}
+}
+
+// TestSpeculativeCallerGivesUp ends the caller's context during a
+// speculative write: the run stops before revoking, as on the path that
+// asks first, without asking the store, on the ended context, whether
+// the session has ended, and without warning that it cannot tell.
+func TestSpeculativeCallerGivesUp(t *testing.T) {
+	logs := &records{level: slog.LevelDebug}
+	fx, fs := faultyFlow(t, paths[1], flow.Options{Logger: slog.New(logs)},
+		counter("count"))
+	ctx, cancel := context.WithCancel(t.Context())
+	fs.fault = once("s1/count/", hang)
+	fs.hung = cancel
+
+	_, err := fx.runner.Run(ctx, event("s1"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	want := []string{"UpdateGuarded s1/count/1"}
+	if d := cmp.Diff(want, fs.calls(0)); d != "" {
+		t.Errorf("store calls mismatch (-want +got):\n%s", d)
+	}
+	for _, l := range logs.all() {
+		if l.Level >= slog.LevelWarn && strings.Contains(l.Msg, "cannot") {
+			t.Errorf("logged %q", l.Msg)
+		}
+	}
+	if got := fx.revoked(); len(got) != 0 {
+		t.Errorf("revoked %q, want none", got)
 	}
 }

@@ -25,6 +25,17 @@ import (
 func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 	e *action.Entry, s *Step, rs *runState, guard string) (ended bool) {
 
+	return r.runStep(ctx, ev, e, s, rs, guard, time.Now().Add(r.timeout))
+}
+
+// runStep is runAction, the step's deadline given: a speculative step
+// run again keeps the deadline of its first run, and the wait for a
+// write under way ends a timeout after it, so that running again never
+// holds a logout longer than one step may.
+func (r *Runner) runStep(ctx context.Context, ev *action.Event,
+	e *action.Entry, s *Step, rs *runState, guard string,
+	deadline time.Time) (ended bool) {
+
 	// An action disabled when the run started is skipped.
 	if s.Status == StatusSkipped {
 		s.Status = StatusSkipped
@@ -54,18 +65,23 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 			a.expect = metadata.Clone(a.expect)
 		}
 	}
-	a.ctx.parent, a.ctx.deadline = ctx, time.Now().Add(r.timeout)
+	a.ctx.parent, a.ctx.deadline = ctx, deadline
+	if !inline && !time.Now().Before(deadline) {
+		// A step run again after its deadline starts over: its action
+		// in its own goroutine must not find its context still live.
+		a.ctx.end(context.DeadlineExceeded)
+	}
 	var err error
 	if inline {
 		err = a.execInline(e.Action().Run)
 	} else {
-		err = a.execAway(ctx, e.Action().Run, r.timeout)
+		err = a.execAway(ctx, e.Action().Run, time.Until(deadline))
 	}
 	a.ctx.end(context.Canceled)
 
 	// The step is over: an abandoned action can no longer write, and
 	// what it did is final.
-	a.close(r.timeout)
+	a.close(min(r.timeout, time.Until(deadline.Add(r.timeout))))
 
 	// A speculative step that its write did not settle settles now.
 	spec := specNone
@@ -80,9 +96,10 @@ func (r *Runner) runAction(ctx context.Context, ev *action.Event,
 		// use: run the action again, knowing the session live.
 		rs.calls, rs.attrs = rs.calls[:a.firstCall], rs.attrs[:a.firstAttr]
 		rs.ranks = rs.ranks[:0]
-		return r.runAction(ctx, ev, e, s, rs, "")
+		return r.runStep(ctx, ev, e, s, rs, "", deadline)
 	case specOpen:
-		if r.hasEnded(ctx, rs.key, guard) {
+		// A caller who gave up stops the run at the next block anyway.
+		if ctx.Err() == nil && r.hasEnded(ctx, rs.key, guard) {
 			return true
 		}
 		a.settle(ctx, specNone)
@@ -628,6 +645,10 @@ func (a *stepAPI) writeGuarded(ctx context.Context, receipt string) error {
 		return errDiscarded
 	case err == nil || dup:
 		a.settle(&a.ctx, specNone)
+	case a.fn != nil || a.view != nil:
+		// The store may have computed the last patch from the guess:
+		// it says nothing of what was tried on the stored value.
+		a.applied = nil
 	}
 	return err
 }
