@@ -140,15 +140,20 @@ func TestDeferEndDelays(t *testing.T) {
 		timeout time.Duration
 		wait    bool // Wait right after Run
 		want    time.Duration
+
+		// idle: Wait, with nothing to record, before Run; it leaves
+		// the next batch its delay.
+		idle bool
 	}{
-		{"default", 0, 0, false, flow.DefaultDeferEndDelay},
-		{"set", time.Second, 0, false, time.Second},
-		{"none", -1, 0, false, 0},
+		{"default", 0, 0, false, flow.DefaultDeferEndDelay, false},
+		{"set", time.Second, 0, false, time.Second, false},
+		{"none", -1, 0, false, 0, false},
 		{"over half of the timeout", time.Hour, time.Second, false,
-			time.Second / 2},
+			time.Second / 2, false},
 		{"as long as the timeout", 50 * time.Millisecond,
-			50 * time.Millisecond, false, 25 * time.Millisecond},
-		{"cut short by Wait", time.Hour, 0, true, 0},
+			50 * time.Millisecond, false, 25 * time.Millisecond, false},
+		{"cut short by Wait", time.Hour, 0, true, 0, false},
+		{"after an idle Wait", time.Second, 0, false, time.Second, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,6 +166,9 @@ func TestDeferEndDelays(t *testing.T) {
 					rs []metadata.UserReceipt) []error {
 					at = time.Since(start)
 					return bs.Store.RecordReceipts(ctx, rs)
+				}
+				if tc.idle {
+					fx.runner.Wait()
 				}
 				fullRun(t, fx, "s1")
 				if tc.wait {

@@ -497,8 +497,16 @@ func (r *Runner) Wait() {
 	default:
 	}
 	r.pending.wait()
+
+	// A wake that no delay took would cut the next batch's delay short.
 	q.mu.Lock()
 	q.hurry--
+	if q.hurry == 0 {
+		select {
+		case <-q.wake:
+		default:
+		}
+	}
 	q.mu.Unlock()
 }
 
