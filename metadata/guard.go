@@ -44,11 +44,12 @@ type GuardedUpdate struct {
 // otherwise it is UpdateView.
 //
 // Unlike Update, it may call u.Fn before it knows whether either
-// receipt is recorded, on u.Expect. What such a call gives is not the
-// write's result unless the stored value turns out to be u.Expect: its
-// patch is discarded, and so are its error and a refusal of its patch
-// (too large, invalid) that the stored value would not cause; the
-// store calls u.Fn again on the stored value. When UpdateGuarded returns
+// receipt is recorded, on u.Expect. What such a call gives is the
+// write's result only if the stored value turns out to be u.Expect, and
+// to measure as u.Expect against the store's limits: otherwise its patch
+// is discarded, and so are its error and a refusal of its patch (too
+// large, invalid) that the stored value would not cause, and the store
+// calls u.Fn again on the stored value. When UpdateGuarded returns
 // nil, the patch stored is the one of the last call; when it returns
 // ErrBarred or ErrDuplicate, no call's patch was stored. A caller that
 // acts on what u.Fn saw must therefore wait for the answer. The flow

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,9 +36,13 @@ const guardedTries = 3
 // u.Fn may so run on u.Expect, a guess: its error, or a patch that the
 // guess would refuse, is then not returned, but computed again from the
 // stored value. What it returns on a value that the database then shows
-// stored is what counts, as for Update. The comparison is that of jsonb,
-// so a number stored as 1.0 matches a guess of 1; sizes are measured on
-// the value as the function saw it.
+// stored is what counts, as for Update. The stored value must be the
+// guess to the text, as jsonb writes both (keys in its order, its
+// spaces): a number stored as 1.0 is not a guess of 1, since the two do
+// not measure alike against [metadata.Limits]. A guess holding a number
+// that JSON writes with an exponent (1e21, 1e-7), a -0, or a value of a
+// type that encodes as something else (a time, a struct) is no guess:
+// the first statement only reads.
 //
 // Like Update, it runs again after a serialization failure or a
 // deadlock, and after a lost connection where that is safe; a guard or a
@@ -59,7 +65,7 @@ func (s *Store) UpdateGuarded(ctx context.Context,
 	g := guess{known: true}
 	if u.Expect != nil {
 		doc, err := json.Marshal(u.Expect)
-		g.doc, g.known = doc, err == nil
+		g.doc, g.known = doc, err == nil && plainNumbers(u.Expect, 0)
 	}
 	return attempts(ctx, "update", u.UserID, func() error {
 		return s.updateGuarded(ctx, u, g)
@@ -72,6 +78,76 @@ func (s *Store) UpdateGuarded(ctx context.Context,
 type guess struct {
 	doc   []byte
 	known bool
+}
+
+// plainNumbers reports whether v, a value of app_metadata at depth,
+// holds only numbers that JSON encodes as PostgreSQL writes them back
+// (digits, a fraction, a sign; no exponent, no -0) and only types that
+// encode as themselves. A guess that the statement finds stored, to the
+// text, then measures as the stored value does: the store checks the
+// size of the merge on the guess. Any other guess is none.
+func plainNumbers(v any, depth int) bool {
+	if depth > metadata.MaxDepth {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8,
+		uint16, uint32, uint64:
+		return true
+	case float64:
+		return plainFloat(v, 1e21)
+	case float32:
+		return plainFloat(float64(v), float64(float32(1e21)))
+	case json.Number:
+		return plainDecimal(string(v))
+	case metadata.Map:
+		return plainMap(v, depth)
+	case map[string]any:
+		return plainMap(v, depth)
+	case []any:
+		for _, e := range v {
+			if !plainNumbers(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// plainMap is plainNumbers for a map.
+func plainMap[M ~map[string]any](m M, depth int) bool {
+	for _, e := range m {
+		if !plainNumbers(e, depth+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainFloat reports whether encoding/json writes f without an
+// exponent (it uses one below 1e-6 and from max on) and not as -0.
+func plainFloat(f, max float64) bool {
+	a := math.Abs(f)
+	if a == 0 {
+		return !math.Signbit(f)
+	}
+	return a >= 1e-6 && a < max
+}
+
+// plainDecimal reports whether s is an optional '-', digits without a
+// leading zero, and an optional fraction, and not a negative zero.
+func plainDecimal(s string) bool {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, dot := strings.Cut(s, ".")
+	switch {
+	case whole == "", strings.Trim(whole, "0123456789") != "",
+		len(whole) > 1 && whole[0] == '0',
+		dot && (frac == "" || strings.Trim(frac, "0123456789") != ""):
+		return false
+	}
+	return !neg || strings.Trim(whole+frac, "0") != ""
 }
 
 // updateGuarded is one attempt of UpdateGuarded: the statements of

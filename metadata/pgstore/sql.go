@@ -141,7 +141,8 @@ SELECT EXISTS (
 // guardedSQL is the write of [Store.UpdateGuarded], in one statement:
 // casSQL, barred by the guard $8 ($9 is the cutoff) and by the receipt
 // $2 when either counts, and only tried when $10 is true, for a value
-// $4 the caller has. Whether it writes or not, it returns whether the
+// $4 the caller has. The stored value must be $4 to the text, as jsonb
+// writes both: 1.0 is not 1 there, since it would not measure as 1. Whether it writes or not, it returns whether the
 // user exists, whether the guard and the receipt count, and whether it
 // wrote; then the merged value when it did, else the value it found, so
 // that a write computed from a stale value is computed again from that
@@ -168,7 +169,8 @@ WITH cur AS (
 		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
 		ELSE ({md} || $6::jsonb) - $7::text[]
 	END
-	WHERE {id} = $5 AND $10 AND {md} IS NOT DISTINCT FROM $4::jsonb
+	WHERE {id} = $5 AND $10
+		AND {md}::text IS NOT DISTINCT FROM $4::jsonb::text
 		AND NOT (SELECT ended OR dup FROM seen)
 	RETURNING {md} AS md
 ), ins AS (
