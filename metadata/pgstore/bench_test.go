@@ -27,12 +27,18 @@ const benchUsers = 1000
 // table, the least any store must do per logout. The flow should reach
 // half the floor's throughput.
 //
-//   - flow: the logouts go to 1,000 users in turn;
-//   - flow-one-user: all go to one user, who soon has more receipts
-//     than a hint holds;
+//   - flow: the logouts go to 1,000 users in turn, their events
+//     carrying no app_metadata, so that the store reads the user's
+//     value before it writes;
+//   - flow-snapshot: as flow, each event carrying the user's
+//     app_metadata as stored, as an auth server that reads the user's
+//     record at logout passes it on (the harness reads it, the timer
+//     stopped): the write is one statement;
+//   - flow-one-user: all go to one user;
 //   - flow-durable: as flow, with [pgstore.Options.DurableEmptyUpdates];
 //   - flow-defer-end: as flow, with [flow.Options.DeferEnd], the time
 //     including the wait for the last end records;
+//   - flow-defer-end-snapshot: flow-defer-end with snapshots;
 //   - floor: the UPDATEs go to the 1,000 users in turn;
 //   - read-floor: each floor UPDATE follows a read of the user's value,
 //     a second round trip: the least that a logout which reads before
@@ -49,7 +55,10 @@ const benchUsers = 1000
 //     its block's last end records, so that neither bills the other
 //     for its background work and the machine's changing speed weighs
 //     on both alike. Its flow/floor metric is the figure the target
-//     is checked against.
+//     is checked against, for events without app_metadata;
+//   - alternating-snapshot: the same, each event carrying the user's
+//     app_metadata, read for the block before it starts, untimed: the
+//     figure for an auth server wired as the README shows.
 func BenchmarkLogout(b *testing.B) {
 	opts := tables(b, connect(b, nil))
 	durable := opts
@@ -71,20 +80,24 @@ func BenchmarkLogout(b *testing.B) {
 	// b.N grows between the calls of a sub-benchmark: session IDs go on
 	// from where the last call stopped, so that each logout is new.
 	sessions := 0
-	logouts := func(r *replica, users []string) func(*testing.B) {
+	logouts := func(r *replica, users []string,
+		snapshot bool) func(*testing.B) {
+
 		return func(b *testing.B) {
 			ids := make([]string, b.N)
 			for i := range ids {
 				ids[i] = "s" + strconv.Itoa(sessions+i)
 			}
 			sessions += b.N
-			benchFlow(b, r, users, ids)
+			benchFlow(b, r, users, ids, snapshot)
 		}
 	}
-	b.Run("flow", logouts(fast, users))
-	b.Run("flow-one-user", logouts(fast, users[:1]))
-	b.Run("flow-durable", logouts(slow, users))
-	b.Run("flow-defer-end", logouts(deferred, users))
+	b.Run("flow", logouts(fast, users, false))
+	b.Run("flow-snapshot", logouts(fast, users, true))
+	b.Run("flow-one-user", logouts(fast, users[:1], false))
+	b.Run("flow-durable", logouts(slow, users, false))
+	b.Run("flow-defer-end", logouts(deferred, users, false))
+	b.Run("flow-defer-end-snapshot", logouts(deferred, users, true))
 	b.Run("floor", func(b *testing.B) {
 		floorUpdates(b, fast.pool, opts.Table, users)
 	})
@@ -135,7 +148,15 @@ func BenchmarkLogout(b *testing.B) {
 			ids[i] = "s" + strconv.Itoa(sessions+i)
 		}
 		sessions += b.N
-		benchAlternating(b, deferred, opts.Table, users, ids)
+		benchAlternating(b, deferred, opts.Table, users, ids, false)
+	})
+	b.Run("alternating-snapshot", func(b *testing.B) {
+		ids := make([]string, b.N)
+		for i := range ids {
+			ids[i] = "s" + strconv.Itoa(sessions+i)
+		}
+		sessions += b.N
+		benchAlternating(b, deferred, opts.Table, users, ids, true)
 	})
 }
 
@@ -200,22 +221,33 @@ const alternatingBlock = 500
 // benchAlternating signs users out in turn, of the sessions ids, in
 // blocks of alternatingBlock, each followed by as many floor UPDATEs of
 // the users in turn; a block of logouts ends when the end records it
-// left are written. It reports the time of each per operation and the
-// ratio of the flow's throughput to the floor's.
+// left are written. With snapshot, each event carries the user's
+// app_metadata as the auth server would have read it with the rest of
+// the user's record: the harness reads them for the block, untimed,
+// before the block starts (a block signs each user out once). It
+// reports the time of each per operation and the ratio of the flow's
+// throughput to the floor's.
 func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
-	users, ids []string) {
+	users, ids []string, snapshot bool) {
 
 	ev := benchEvent("", "")
 	floor := floorSQL(table)
 	ctx := context.Background()
+	var snaps []metadata.Map
 
 	b.ResetTimer()
 	var flowTime, floorTime time.Duration
 	for start := 0; start < len(ids); start += alternatingBlock {
 		block := ids[start:min(start+alternatingBlock, len(ids))]
+		if snapshot {
+			snaps = readSnapshots(b, r, users, start, len(block))
+		}
 		t0 := time.Now()
 		for i, id := range block {
 			ev.User.ID, ev.Session.ID = users[(start+i)%len(users)], id
+			if snapshot {
+				ev.User.AppMetadata = snaps[i]
+			}
 			if err := notFull(r.runner.Run(ctx, &ev)); err != nil {
 				b.Fatal(err)
 			}
@@ -233,6 +265,23 @@ func benchAlternating(b *testing.B, r *replica, table pgx.Identifier,
 		floorTime += time.Since(t1)
 	}
 	reportFlowFloor(b, flowTime, floorTime)
+}
+
+// readSnapshots returns the stored app_metadata of the n users from
+// users[start] on, in turn, as an auth server reads its users' records.
+func readSnapshots(b *testing.B, r *replica, users []string, start,
+	n int) []metadata.Map {
+
+	snaps := make([]metadata.Map, n)
+	for i := range snaps {
+		m, err := r.store.Get(context.Background(),
+			users[(start+i)%len(users)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		snaps[i] = m
+	}
+	return snaps
 }
 
 // reportFlowFloor reports the flow's and the floor's time per operation
@@ -279,15 +328,31 @@ func benchPaired(b *testing.B, r *replica, table pgx.Identifier,
 	reportFlowFloor(b, flowTime, floorTime)
 }
 
-// benchFlow signs users out in turn, of the sessions ids.
-func benchFlow(b *testing.B, r *replica, users, ids []string) {
+// benchFlow signs users out in turn, of the sessions ids. With
+// snapshot, each event carries the user's app_metadata, read by the
+// harness with the timer stopped before each round of the users, as in
+// benchAlternating.
+func benchFlow(b *testing.B, r *replica, users, ids []string,
+	snapshot bool) {
+
 	ev := benchEvent("", "")
 	ctx := context.Background()
+	var snaps []metadata.Map
 
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, id := range ids {
-		ev.User.ID, ev.Session.ID = users[i%len(users)], id
+		u := i % len(users)
+		if snapshot && u == 0 {
+			b.StopTimer()
+			r.runner.Wait()
+			snaps = readSnapshots(b, r, users, 0, len(users))
+			b.StartTimer()
+		}
+		ev.User.ID, ev.Session.ID = users[u], id
+		if snapshot {
+			ev.User.AppMetadata = snaps[u]
+		}
 		if err := notFull(r.runner.Run(ctx, &ev)); err != nil {
 			b.Fatal(err)
 		}

@@ -177,15 +177,17 @@ func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
 	}
 	defer conn.Release()
 
-	// The first value is the caller's guess; each later one is what the
-	// last statement found stored.
+	// The first value is the caller's guess, which the function reads
+	// as it is (it encodes as doc); each later one is what the last
+	// statement found stored.
 	doc, known, fresh := g.doc, g.known, false
+	cur := u.Expect
 	for range guardedTries {
 		// Compute the patch. What fails on a guess is asked again of the
 		// stored value; what fails on the stored value is the answer.
 		var patch metadata.Map
 		if known {
-			patch, err = s.patchOf(u, doc)
+			patch, err = s.patchOf(u, cur)
 			switch {
 			case err != nil && fresh:
 				return true, err
@@ -226,19 +228,18 @@ func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
 			return false, nil
 		}
 		doc, known, fresh = res.doc, true, true
+		if cur, err = decode(doc); err != nil {
+			return true, fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
+		}
 	}
 	return false, nil
 }
 
-// patchOf returns the patch that u.Fn computes from doc, checked as
+// patchOf returns the patch that u.Fn computes from cur, checked as
 // Update checks it; the function's own error is returned unchanged.
-func (s *Store) patchOf(u metadata.GuardedUpdate, doc []byte) (metadata.Map,
+func (s *Store) patchOf(u metadata.GuardedUpdate, cur metadata.Map) (metadata.Map,
 	error) {
 
-	cur, err := decode(doc)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
-	}
 	patch, err := u.Fn(metadata.ViewOf(cur))
 	if err != nil {
 		return nil, err
