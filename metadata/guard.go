@@ -21,9 +21,9 @@ type GuardedUpdate struct {
 	Guard string
 
 	// Expect is what the caller believes is stored, such as the
-	// snapshot an event carries (action.User.AppMetadata); nil guesses
-	// that nothing is stored. It is a guess, which a store may use or
-	// ignore: a store across a network computes the patch from it and
+	// snapshot an event carries (action.User.AppMetadata); an empty map
+	// guesses that nothing is stored, and nil is no guess. It is a
+	// guess, which a store may use or ignore: a store across a network computes the patch from it and
 	// writes only if the stored value is still the same, saving the
 	// round trip of a read, and a wrong guess costs that round trip
 	// back, never a wrong value. The store neither keeps nor changes

@@ -27,11 +27,13 @@ const guardedTries = 3
 // guard nor the receipt counts: a logout whose event carries the user's
 // app_metadata as stored costs one round trip. When the value differs,
 // the same statement returns the stored one, from which the patch is
-// computed again and sent again; a nil u.Expect stands for nothing
-// stored, and one that JSON cannot encode asks for the value. After
-// guardedTries statements, or for a patch that writes nothing, it takes
-// the locked path of [Store.Update], the guard checked in its
-// transaction.
+// computed again and sent again. After guardedTries statements, or for
+// a patch that writes nothing, it takes the locked path of
+// [Store.Update], the guard checked in its transaction. An empty
+// u.Expect guesses nothing stored (SQL NULL, JSON null or an empty
+// object); a nil one is no guess: the store then reads the guard and
+// the user's value first, as [Store.HasReceipt] does, and writes on
+// that read as Update does, two round trips.
 //
 // u.Fn may so run on u.Expect, a guess: its error, or a patch that the
 // guess would refuse, is then not returned, but computed again from the
@@ -61,23 +63,48 @@ func (s *Store) UpdateGuarded(ctx context.Context,
 		u.Fn = func(metadata.View) (metadata.Map, error) { return nil, nil }
 	}
 
-	// The guess, as the statement compares it.
-	g := guess{known: true}
-	if u.Expect != nil {
-		doc, err := json.Marshal(u.Expect)
-		g.doc, g.known = doc, err == nil && plainNumbers(u.Expect, 0)
+	if u.Expect == nil {
+		return s.updateUnguessed(ctx, u)
 	}
+
+	// The guess, as the statement compares it.
+	var g guess
+	doc, err := json.Marshal(u.Expect)
+	g.doc, g.known = doc, err == nil && plainNumbers(u.Expect, 0)
 	return attempts(ctx, "update", u.UserID, func() error {
 		return s.updateGuarded(ctx, u, g)
 	})
 }
 
 // guess is the value an attempt of UpdateGuarded computes its first
-// patch from: doc, as JSON, nil for nothing stored; none when known is
-// false.
+// patch from, as JSON; none when known is false.
 type guess struct {
 	doc   []byte
 	known bool
+}
+
+// updateUnguessed is UpdateGuarded without a guess: the read that
+// HasReceipt makes for the guard, then Update, which writes on the hint
+// that read left in one statement. The guard is checked again on the
+// locked path, if the update takes it.
+func (s *Store) updateUnguessed(ctx context.Context,
+	u metadata.GuardedUpdate) error {
+
+	if u.Guard != "" {
+		barred, err := s.HasReceipt(ctx, u.UserID, u.Guard)
+		if err != nil {
+			return err
+		}
+		if barred {
+			return barredBy(u.UserID, u.Guard)
+		}
+	}
+	fn := func(cur metadata.Map) (metadata.Map, error) {
+		return u.Fn(metadata.ViewOf(cur))
+	}
+	return attempts(ctx, "update", u.UserID, func() error {
+		return s.update(ctx, u.UserID, u.Receipt, u.Guard, fn)
+	})
 }
 
 // plainNumbers reports whether v, a value of app_metadata at depth,

@@ -34,6 +34,7 @@ import (
 const (
 	sentGuarded    = "guarded"     // guardedSQL, the one-statement write
 	sentHasReceipt = "has-receipt" // HasReceipt's read
+	sentHinted     = "hinted"      // casSQL, the write on its hint
 	sentRecord     = "record"      // the end of a session, recorded
 	sentLock       = "lock"        // the locked path's first round trip
 	sentCommit     = "commit"      // the locked path's second
@@ -152,6 +153,8 @@ func sentKind(sql string) string {
 		return sentGuarded
 	case strings.Contains(sql, "starts_with("):
 		return sentHasReceipt
+	case strings.Contains(sql, "WITH u AS ("):
+		return sentHinted
 	case strings.Contains(sql, "usr AS"):
 		return sentRecord
 	case strings.Contains(sql, "FOR NO KEY UPDATE"):
@@ -299,8 +302,9 @@ func seeded(count, total int64) sessionstats.Figures {
 // TestGuardedRoundTrips counts the statements of logouts whose events
 // carry a snapshot of app_metadata: one for the action's write when the
 // snapshot is what is stored, one more when it is not, one for a repeat
-// whatever the snapshot, and never a HasReceipt; then one that records
-// the end of the session, unless the run is a repeat. It runs the table
+// whatever the snapshot, and never a HasReceipt; for events without one,
+// the HasReceipt read and a write on it; then one that records the end
+// of the session, unless the run is a repeat. It runs the table
 // twice: with the end recorded before Run returns, where every
 // statement counted is sent before Run returns; and with DeferEnd, where
 // the end is the queue's, recorded by the time Wait returns. (When the
@@ -324,30 +328,37 @@ func TestGuardedRoundTrips(t *testing.T) {
 	}{{
 		name: "fresh snapshot", user: "u", session: "s1",
 		snap:     fresh("u"),
-		wantSent: []string{sentGuarded}, wantCount: 2,
+		wantSent: []string{sentGuarded}, wantCount: 3,
 	}, {
 		// The first statement finds another value and returns it; the
 		// second writes the patch computed from that.
 		name: "stale snapshot", user: "u", session: "s2",
 		snap:     stale("u"),
-		wantSent: []string{sentGuarded, sentGuarded}, wantCount: 3,
+		wantSent: []string{sentGuarded, sentGuarded}, wantCount: 4,
 	}, {
+		// No snapshot is no guess: the store reads first, as
+		// HasReceipt, then writes on that read.
 		name: "no snapshot, a value stored", user: "u", session: "s3",
 		snap:     none,
-		wantSent: []string{sentGuarded, sentGuarded}, wantCount: 4,
+		wantSent: []string{sentHasReceipt, sentHinted}, wantCount: 5,
 	}, {
 		name: "no snapshot, nothing stored", user: "new", session: "s1",
 		snap:     none,
+		wantSent: []string{sentHasReceipt, sentHinted}, wantCount: 1,
+	}, {
+		// An empty snapshot guesses nothing stored.
+		name: "empty snapshot, nothing stored", user: "new2",
+		session: "s1", snap: empty,
 		wantSent: []string{sentGuarded}, wantCount: 1,
 	}, {
 		// The guard bars the write in the one statement.
 		name: "repeat, fresh snapshot", user: "u", session: "s3",
 		snap:     fresh("u"),
-		wantSent: []string{sentGuarded}, wantRepeat: true, wantCount: 4,
+		wantSent: []string{sentGuarded}, wantRepeat: true, wantCount: 5,
 	}, {
 		name: "repeat, stale snapshot", user: "u", session: "s1",
 		snap:     stale("u"),
-		wantSent: []string{sentGuarded}, wantRepeat: true, wantCount: 4,
+		wantSent: []string{sentGuarded}, wantRepeat: true, wantCount: 5,
 	}}
 	modes := []struct {
 		name  string
@@ -363,10 +374,13 @@ func TestGuardedRoundTrips(t *testing.T) {
 				nil)
 			put(t, r.store, "u", metadata.Map{"plan": "pro"})
 			put(t, r.store, "new", nil)
+			put(t, r.store, "new2", nil)
 
 			// The one connection prepares what the logouts send.
 			res, err := logoutAs(ctx, r.replica, "u", "warm-up",
 				snapshot(t, r.store, "u"))
+			checkRun(t, res, err)
+			res, err = logoutAs(ctx, r.replica, "u", "warm-up-2", nil)
 			checkRun(t, res, err)
 			r.runner.Wait()
 
@@ -437,6 +451,9 @@ func stale(userID string) func(*testing.T, *tracedReplica) metadata.Map {
 
 // none is the snap function of an event without a snapshot.
 func none(*testing.T, *tracedReplica) metadata.Map { return nil }
+
+// empty is a snap function whose snapshot is empty: nothing stored.
+func empty(*testing.T, *tracedReplica) metadata.Map { return metadata.Map{} }
 
 // TestGuardedJSONBEquality signs out users whose stored text another
 // system wrote, each event carrying a snapshot decoded as an auth server

@@ -139,46 +139,49 @@ SELECT EXISTS (
 )`
 
 // guardedSQL is the write of [Store.UpdateGuarded], in one statement:
-// casSQL, barred by the guard $8 ($9 is the cutoff) and by the receipt
-// $2 when either counts, and only tried when $10 is true, for a value
-// $4 the caller has. The stored value must be $4 to the text, as jsonb
-// writes both: 1.0 is not 1 there, since it would not measure as 1. Whether it writes or not, it returns whether the
-// user exists, whether the guard and the receipt count, and whether it
-// wrote; then the merged value when it did, else the value it found, so
-// that a write computed from a stale value is computed again from that
-// one without another read. The guard and the receipt are checked in
-// the statement's snapshot: one recorded since by a statement still
-// under way is not seen, but the receipt's insert then waits for it,
-// and fails on the unique key if it commits. $5 is the user ID again,
-// as hasReceiptSQL's $4.
+// casSQL, barred by the guard $8 when it counts ($9 is the cutoff), and
+// only tried when $10 is true, for a value $4 the caller has. The stored
+// value must be $4 to the text, as jsonb writes both: 1.0 is not 1
+// there, since it would not measure as 1. An empty object $4 stands for
+// nothing stored, SQL NULL and JSON null too. It returns whether the user
+// exists, whether the guard counts, whether the receipt $2 counts (told
+// only when nothing was written), and whether it wrote; then the merged
+// value when it did, else the value it found, so that a write computed
+// from a stale value is computed again from that one without another
+// read. A receipt that counts, or has expired, or was recorded since the
+// statement's snapshot, fails the write on the unique key; the guard is
+// checked in the statement's snapshot. What the write does not need (the
+// user's row as read, the receipt's lookup) is read only when it did not
+// write. $5 is the user ID again, as hasReceiptSQL's $4.
 const guardedSQL = `
-WITH cur AS (
-	SELECT {md} AS md FROM {users} WHERE {id} = $5
-), seen AS (
-	SELECT
-		EXISTS (
-			SELECT FROM {receipts}
-			WHERE user_id = $1 AND receipt = $8 AND created_at > $9
-		) AS ended,
-		EXISTS (
-			SELECT FROM {receipts}
-			WHERE user_id = $1 AND receipt = $2 AND created_at > $9
-		) AS dup
+WITH seen AS (
+	SELECT EXISTS (
+		SELECT FROM {receipts}
+		WHERE user_id = $1 AND receipt = $8 AND created_at > $9
+	) AS ended
 ), u AS (
 	UPDATE {users} SET {md} = CASE
 		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
 		ELSE ({md} || $6::jsonb) - $7::text[]
 	END
-	WHERE {id} = $5 AND $10
-		AND {md}::text IS NOT DISTINCT FROM $4::jsonb::text
-		AND NOT (SELECT ended OR dup FROM seen)
+	WHERE {id} = $5 AND $10 AND NOT (SELECT ended FROM seen)
+		AND ({md}::text = $4::jsonb::text OR $4::jsonb = '{}'::jsonb
+			AND ({md} IS NULL OR {md} = 'null'::jsonb))
 	RETURNING {md} AS md
 ), ins AS (
 	INSERT INTO {receipts} (user_id, receipt, created_at)
 	SELECT $1, $2, $3 FROM u WHERE $2 <> ''
+), cur AS (
+	SELECT {md} AS md FROM {users} WHERE {id} = $5
 )
 SELECT
-	EXISTS (SELECT FROM cur), seen.ended, seen.dup, EXISTS (SELECT FROM u),
+	EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM cur),
+	seen.ended,
+	NOT EXISTS (SELECT FROM u) AND $2 <> '' AND EXISTS (
+		SELECT FROM {receipts}
+		WHERE user_id = $1 AND receipt = $2 AND created_at > $9
+	),
+	EXISTS (SELECT FROM u),
 	CASE WHEN EXISTS (SELECT FROM u) THEN (SELECT md FROM u)
 		ELSE (SELECT md FROM cur) END
 FROM seen`

@@ -46,7 +46,7 @@ func (s *Store) Update(ctx context.Context, userID, receipt string,
 		return err
 	}
 	return attempts(ctx, "update", userID, func() error {
-		return s.update(ctx, userID, receipt, fn)
+		return s.update(ctx, userID, receipt, "", fn)
 	})
 }
 
@@ -73,8 +73,8 @@ func attempts(ctx context.Context, what, userID string,
 
 // update is one attempt of Update. Where a hint allows, it tries one
 // round trip first (see [Store.updateHinted]); else it takes the locked
-// path.
-func (s *Store) update(ctx context.Context, userID, receipt string,
+// path, barred by guard unless it is empty.
+func (s *Store) update(ctx context.Context, userID, receipt, guard string,
 	fn metadata.UpdateFunc) error {
 
 	if doc, ok := s.hints.get(userID, receipt); ok {
@@ -83,7 +83,7 @@ func (s *Store) update(ctx context.Context, userID, receipt string,
 			return err
 		}
 	}
-	return s.locked(ctx, userID, receipt, "", fn)
+	return s.locked(ctx, userID, receipt, guard, fn)
 }
 
 // locked is the locked path of an update, barred by guard unless it is
