@@ -80,15 +80,19 @@ func BenchmarkLogout(b *testing.B) {
 	// b.N grows between the calls of a sub-benchmark: session IDs go on
 	// from where the last call stopped, so that each logout is new.
 	sessions := 0
+	newSessions := func(n int) []string {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = "s" + strconv.Itoa(sessions+i)
+		}
+		sessions += n
+		return ids
+	}
 	logouts := func(r *replica, users []string,
 		snapshot bool) func(*testing.B) {
 
 		return func(b *testing.B) {
-			ids := make([]string, b.N)
-			for i := range ids {
-				ids[i] = "s" + strconv.Itoa(sessions+i)
-			}
-			sessions += b.N
+			ids := newSessions(b.N)
 			benchFlow(b, r, users, ids, snapshot)
 		}
 	}
@@ -132,30 +136,18 @@ func BenchmarkLogout(b *testing.B) {
 	// see the same load on a shared machine.
 	paired := func(r *replica) func(*testing.B) {
 		return func(b *testing.B) {
-			ids := make([]string, b.N)
-			for i := range ids {
-				ids[i] = "s" + strconv.Itoa(sessions+i)
-			}
-			sessions += b.N
+			ids := newSessions(b.N)
 			benchPaired(b, r, opts.Table, users, ids)
 		}
 	}
 	b.Run("paired", paired(fast))
 	b.Run("paired-defer-end", paired(deferred))
 	b.Run("alternating", func(b *testing.B) {
-		ids := make([]string, b.N)
-		for i := range ids {
-			ids[i] = "s" + strconv.Itoa(sessions+i)
-		}
-		sessions += b.N
+		ids := newSessions(b.N)
 		benchAlternating(b, deferred, opts.Table, users, ids, false)
 	})
 	b.Run("alternating-snapshot", func(b *testing.B) {
-		ids := make([]string, b.N)
-		for i := range ids {
-			ids[i] = "s" + strconv.Itoa(sessions+i)
-		}
-		sessions += b.N
+		ids := newSessions(b.N)
 		benchAlternating(b, deferred, opts.Table, users, ids, true)
 	})
 }

@@ -709,23 +709,32 @@ func TestGuardedKilledWhileWaiting(t *testing.T) {
 				t.Fatalf("letting the row go: %v", err)
 			}
 			out := <-done
-
-			// The session was revoked and counted, once.
-			checkRun(t, out.res, out.err)
-			if out.err != nil {
-				return
-			}
-			if n := countedAs(t, out.res); n != before+1 {
-				t.Errorf("the run stored session_count %d, want %d", n,
-					before+1)
-			}
-			gotSent, _ := r.log.since(sent, prepared)
-			if d := cmp.Diff(tc.wantSent, gotSent); d != "" {
-				t.Errorf("statements sent, mismatch (-want +got):\n%s", d)
-			}
-			checkRetried(t, r.replica, before+1)
+			checkKilled(t, r, out.res, out.err, before, sent, prepared,
+				tc.wantSent)
 		})
 	}
+}
+
+// checkKilled checks the logout of session "victim" of user u, whose
+// connection was killed, after before sessions: it was revoked and
+// counted once, it sent wantSent since the log's marks sent and
+// prepared, and its retry is a repeat (see checkRetried).
+func checkKilled(t *testing.T, r *tracedReplica, res *flow.Result,
+	err error, before int64, sent, prepared int, wantSent []string) {
+
+	t.Helper()
+	checkRun(t, res, err)
+	if err != nil {
+		return
+	}
+	if n := countedAs(t, res); n != before+1 {
+		t.Errorf("the run stored session_count %d, want %d", n, before+1)
+	}
+	gotSent, _ := r.log.since(sent, prepared)
+	if d := cmp.Diff(wantSent, gotSent); d != "" {
+		t.Errorf("statements sent, mismatch (-want +got):\n%s", d)
+	}
+	checkRetried(t, r.replica, before+1)
 }
 
 // checkRetried retries the logout of session "victim" of user u, which
@@ -829,20 +838,7 @@ func TestGuardedKilledBeforeSend(t *testing.T) {
 					k.err)
 			}
 
-			// The session was revoked and counted, once.
-			checkRun(t, res, err)
-			if err != nil {
-				return
-			}
-			if n := countedAs(t, res); n != before+1 {
-				t.Errorf("the run stored session_count %d, want %d", n,
-					before+1)
-			}
-			gotSent, _ := r.log.since(sent, prepared)
-			if d := cmp.Diff(tc.wantSent, gotSent); d != "" {
-				t.Errorf("statements sent, mismatch (-want +got):\n%s", d)
-			}
-			checkRetried(t, r.replica, before+1)
+			checkKilled(t, r, res, err, before, sent, prepared, tc.wantSent)
 		})
 	}
 }
