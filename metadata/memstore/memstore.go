@@ -318,10 +318,10 @@ func duplicate(userID, receipt string) error {
 // user, and one that changes what it is given changes nothing stored.
 // The write then lands only if no other write landed meanwhile; if one
 // did, the function runs again on the fresher value, as
-// [metadata.UpdateFunc] allows. The receipt is checked before the
-// function runs, so that a duplicate calls nothing, and again as it is
-// recorded with the value: RecordReceipt may have recorded it
-// meanwhile without writing.
+// [metadata.UpdateFunc] allows. The guard, if any, and the receipt are
+// checked before the function runs, so that a barred write or a
+// duplicate calls nothing, and again as the receipt is recorded with the
+// value: RecordReceipt may have recorded either meanwhile.
 func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 	c compute, now int64) error {
 
