@@ -365,26 +365,25 @@ func (r *Runner) Publish(f *Flow) (int, error) {
 //
 // A session counts once: a run for a session that has already ended, or
 // that joins a run of the same session under way in this process, runs
-// nothing and returns a result with Repeat set, and no error (or the
-// error of the run it joined). The run asks the store whether the
-// session has ended before the first block, unless that block is an
+// nothing and returns a result with Repeat set, and no error (or the error
+// of the run it joined). The run asks the store whether the session has
+// ended before the first block, unless that block is an
 // [action.Action.Pure] action and the store a [metadata.GuardedUpdater]:
-// the action's first write then asks it, in the same store call, with
-// the event's User.AppMetadata as its guess of the stored value, and a
-// write the session's end bars makes the run a repeat, whose action
-// logged nothing and whose result holds nothing of what it did (see
-// Pure). An action that writes nothing, or whose write fails, has its
-// logs held until the store has been asked after the step. A run that joined one whose own caller
-// gave up before the session was revoked (its context ended) runs the
-// flow itself instead. Metadata writes carry receipts, so that a
-// run retried after a failure does not apply a write twice. When a
-// write failed in a way that may pass, the session is revoked but its
-// end is not recorded, and the result has [Result.Retry] set: running the
-// same event again applies the failed write, so no session goes
-// uncounted because the store failed once. The end of a session whose
-// user the store does not have cannot be recorded (the runner logs a
-// warning): a repeat of it runs the flow again and calls the Revoker
-// again, counting nothing.
+// the action's first write then asks it, in the same store call, with the
+// event's User.AppMetadata as its guess of the stored value, and a write
+// the session's end bars makes the run a repeat, whose action logged
+// nothing and whose result holds nothing of what it did (see Pure). An
+// action that writes nothing, or whose write fails, has its logs held until
+// the store has been asked after the step. A run that joined one whose own
+// caller gave up before the session was revoked (its context ended) runs
+// the flow itself instead. Metadata writes carry receipts, so that a run
+// retried after a failure does not apply a write twice. When a write failed
+// in a way that may pass, the session is revoked but its end is not
+// recorded, and the result has [Result.Retry] set: running the same event
+// again applies the failed write, so no session goes uncounted because the
+// store failed once. The end of a session whose user the store does not
+// have cannot be recorded (the runner logs a warning): a repeat of it runs
+// the flow again and calls the Revoker again, counting nothing.
 //
 // Run returns an error wrapping [ErrBadEvent] or [ErrNoFlow], and a nil
 // result, when it cannot start; it returns the result and an error

@@ -20,14 +20,13 @@ type GuardedUpdate struct {
 	// has not ended yet and stores what its logout writes.
 	Guard string
 
-	// Expect is what the caller believes is stored, such as the
-	// snapshot an event carries (action.User.AppMetadata); an empty map
-	// guesses that nothing is stored, and nil is no guess. It is a
-	// guess, which a store may use or ignore: a store across a network computes the patch from it and
-	// writes only if the stored value is still the same, saving the
-	// round trip of a read, and a wrong guess costs that round trip
-	// back, never a wrong value. The store neither keeps nor changes
-	// it.
+	// Expect is what the caller believes is stored, such as the snapshot an
+	// event carries (action.User.AppMetadata); an empty map guesses that
+	// nothing is stored, and nil is no guess. It is a guess, which a store
+	// may use or ignore: a store across a network computes the patch from
+	// it and writes only if the stored value is still the same, saving the
+	// round trip of a read, and a wrong guess costs that round trip back,
+	// never a wrong value. The store neither keeps nor changes it.
 	Expect Map
 
 	// Fn computes the patch, as the function of [Viewer.UpdateView]

@@ -264,8 +264,8 @@ func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
 
 // patchOf returns the patch that u.Fn computes from cur, checked as
 // Update checks it; the function's own error is returned unchanged.
-func (s *Store) patchOf(u metadata.GuardedUpdate, cur metadata.Map) (metadata.Map,
-	error) {
+func (s *Store) patchOf(u metadata.GuardedUpdate,
+	cur metadata.Map) (metadata.Map, error) {
 
 	patch, err := u.Fn(metadata.ViewOf(cur))
 	if err != nil {
