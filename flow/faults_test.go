@@ -39,16 +39,17 @@ var errCorrupt = fmt.Errorf("faultStore: %w", metadata.ErrCorrupt)
 
 // faultStore wraps a store and injects faults: fault picks the fault of
 // each write (Update, and guardedFaults' UpdateGuarded) by its receipt,
-// hasErr fails every HasReceipt, and hung, when set, is called as a hang
-// begins. It notes every call it gets, with its receipt, in called.
+// hasErr fails every HasReceipt, hasHang makes each wait for its context
+// to end, and hung, when set, is called as a hang begins. It notes every call it gets, with its receipt, in called.
 type faultStore struct {
 	metadata.Store
 
-	mu     sync.Mutex
-	fault  func(receipt string) fault
-	hasErr error
-	hung   func()
-	called []string // "Method receipt", in order
+	mu      sync.Mutex
+	fault   func(receipt string) fault
+	hasErr  error
+	hasHang bool // HasReceipt waits for its context to end
+	hung    func()
+	called  []string // "Method receipt", in order
 }
 
 var _ metadata.Store = (*faultStore)(nil)
@@ -106,6 +107,10 @@ func (s *faultStore) HasReceipt(ctx context.Context, userID,
 	receipt string) (bool, error) {
 
 	s.note("HasReceipt", receipt)
+	if s.hasHang {
+		<-ctx.Done()
+		return false, ctx.Err()
+	}
 	if s.hasErr != nil {
 		return false, s.hasErr
 	}

@@ -75,9 +75,11 @@ type Options struct {
 	// Timeout after the newest of its ends' Run returned.
 	DeferEndDelay time.Duration
 
-	// Timeout is the deadline of each action; zero or less means
-	// DefaultTimeout. The revoker runs under the caller's context alone:
-	// give Run a context with a deadline to bound it.
+	// Timeout is the deadline of each action, and of each store call
+	// the runner makes outside an action (asking whether the session has
+	// ended, recording its end); zero or less means DefaultTimeout. The
+	// revoker runs under the caller's context alone: give Run a context
+	// with a deadline to bound it.
 	Timeout time.Duration
 }
 
@@ -516,7 +518,9 @@ func (r *Runner) Wait() {
 func (r *Runner) recordEnd(ctx context.Context, k flightKey,
 	receipt string) {
 
-	err := r.storeEnd(ctx, k, receipt)
+	sctx := r.storeCtx(ctx)
+	err := r.storeEnd(sctx, k, receipt)
+	sctx.end(context.Canceled)
 	if err != nil && !errors.Is(err, metadata.ErrDuplicate) {
 		r.log(ctx, slog.LevelWarn, "flow: cannot record the end of the "+
 			"session", k, "", slog.Any(LogKeyError, err))
@@ -642,7 +646,9 @@ func (r *Runner) speculative(p *published, steps []Step) bool {
 func (r *Runner) hasEnded(ctx context.Context, k flightKey,
 	receipt string) bool {
 
-	done, err := r.store.HasReceipt(ctx, k.user, receipt)
+	sctx := r.storeCtx(ctx)
+	done, err := r.store.HasReceipt(sctx, k.user, receipt)
+	sctx.end(context.Canceled)
 	if err != nil {
 		r.log(ctx, slog.LevelWarn, "flow: cannot check whether the "+
 			"session has ended; running the flow", k, "",
@@ -650,6 +656,16 @@ func (r *Runner) hasEnded(ctx context.Context, k flightKey,
 		return false
 	}
 	return done
+}
+
+// storeCtx returns the context of a store call the runner makes itself,
+// outside any step (asking whether the session has ended, recording its
+// end): ctx's values, ending with ctx or at the runner's timeout, so
+// that a stalled store holds a logout no longer than an action may. The
+// caller ends it once the call returns.
+func (r *Runner) storeCtx(ctx context.Context) *stepCtx {
+	return &stepCtx{parent: ctx, deadline: time.Now().Add(r.timeout),
+		self: true}
 }
 
 // repeat makes res the result of a run that found the session ended:

@@ -579,3 +579,46 @@ func TestSpeculativeCallerGivesUp(t *testing.T) {
 		t.Errorf("revoked %q, want none", got)
 	}
 }
+
+// TestRunnerStoreCallsBounded stalls each store call that the runner
+// makes outside an action's step, the caller's context having no
+// deadline: asking whether the session has ended, before the first
+// block or after a speculative step whose write failed, and recording
+// the end. Each ends at the runner's timeout, so that Run returns, the
+// session revoked, within two timeouts.
+func TestRunnerStoreCallsBounded(t *testing.T) {
+	tests := []struct {
+		name    string
+		p       path
+		fault   func(string) fault
+		hasHang bool
+	}{
+		{"asking first", paths[0], nil, true},
+		{"asking after the step", paths[1],
+			once("s1/count/", failBefore), true},
+		{"recording the end", paths[1], once("s1/end", hang), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fx, fs := faulty(t, tc.p)
+				fs.fault, fs.hasHang = tc.fault, tc.hasHang
+
+				start := time.Now()
+				res, err := fx.runner.Run(context.Background(),
+					event("s1"))
+				took := time.Since(start)
+				if err != nil || res == nil {
+					t.Fatalf("Run = %+v, %v", res, err)
+				}
+				if took > 2*flow.DefaultTimeout {
+					t.Errorf("Run took %v, want at most %v", took,
+						2*flow.DefaultTimeout)
+				}
+				if got := fx.revoked(); len(got) != 1 {
+					t.Errorf("revoked %q, want once", got)
+				}
+			})
+		})
+	}
+}
