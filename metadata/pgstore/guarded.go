@@ -43,8 +43,11 @@ const guardedTries = 3
 // spaces): a number stored as 1.0 is not a guess of 1, since the two do
 // not measure alike against [metadata.Limits]. A guess holding a number
 // that JSON writes with an exponent (1e21, 1e-7), a -0, or a value of a
-// type that encodes as something else (a time, a struct) is no guess:
-// the first statement only reads.
+// type that encodes as something else (a time, a struct), or larger than
+// the size limit, is no guess: the first statement only reads. One that
+// PostgreSQL refuses (a NUL in a string, a number beyond its numeric)
+// costs that statement, then is no guess either: a guess never makes a
+// write fail.
 //
 // Like Update, it runs again after a serialization failure or a
 // deadlock, and after a lost connection where that is safe; a guard or a
@@ -67,13 +70,23 @@ func (s *Store) UpdateGuarded(ctx context.Context,
 		return s.updateUnguessed(ctx, u)
 	}
 
-	// The guess, as the statement compares it.
+	// The guess, as the statement compares it. One larger than a value
+	// may be is none.
 	var g guess
 	doc, err := json.Marshal(u.Expect)
-	g.doc, g.known = doc, err == nil && plainNumbers(u.Expect, 0)
+	g.doc, g.known = doc, err == nil && len(doc) <= s.maxBytes() &&
+		plainNumbers(u.Expect, 0)
 	return attempts(ctx, "update", u.UserID, func() error {
 		return s.updateGuarded(ctx, u, g)
 	})
+}
+
+// maxBytes is the size limit of the store's values.
+func (s *Store) maxBytes() int {
+	if s.lim.MaxBytes <= 0 {
+		return metadata.DefaultMaxBytes
+	}
+	return s.lim.MaxBytes
 }
 
 // guess is the value an attempt of UpdateGuarded computes its first
@@ -231,10 +244,14 @@ func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
 		}
 
 		// Write it, or read what is stored, in one round trip.
-		res, err := s.sendGuarded(ctx, conn, u, doc, known, patch)
+		res, err := s.sendGuarded(ctx, conn, u, doc, known,
+			known && !fresh, patch)
 		switch {
 		case errors.Is(err, errLock):
 			return false, nil
+		case errors.Is(err, errNoGuess):
+			known = false
+			continue
 		case err != nil:
 			return true, err
 		case !res.found:
@@ -287,7 +304,7 @@ type guardedResult struct {
 // since the statement's snapshot (or an expired one) fails the write on
 // the unique key: the locked path then decides.
 func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
-	u metadata.GuardedUpdate, doc []byte, known bool,
+	u metadata.GuardedUpdate, doc []byte, known, guessed bool,
 	patch metadata.Map) (guardedResult, error) {
 
 	var set []byte
@@ -298,6 +315,8 @@ func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
 			return guardedResult{}, fmt.Errorf("pgstore: update %q: %w: %w",
 				u.UserID, metadata.ErrInvalidPatch, err)
 		}
+	} else {
+		doc = nil // a value the statement does not compare is not sent
 	}
 	now := s.clock.Now()
 	var res guardedResult
@@ -314,6 +333,11 @@ func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
 			return res, fmt.Errorf("%w: %w", errRetry, err)
 		}
 		return res, s.fail(u.UserID, err)
+	case guessed && strings.HasPrefix(sqlState(err), codeDataClass):
+		// PostgreSQL cannot take the guess (a NUL in a string, a number
+		// beyond its numeric): the guess is none. The patch and the ID
+		// may raise these too: the read that follows tells.
+		return res, errNoGuess
 	case sqlState(err) == codeUnique:
 		return res, errLock
 	case badID(err):
@@ -324,8 +348,13 @@ func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
 	return res, nil
 }
 
-// errLock tells that a guarded write must take the locked path.
-var errLock = errors.New("pgstore: the guarded write takes the lock")
+// Errors that tell tryGuarded what to do next: errLock, take the locked
+// path; errNoGuess, ask for the stored value, PostgreSQL having refused
+// the guess.
+var (
+	errLock    = errors.New("pgstore: the guarded write takes the lock")
+	errNoGuess = errors.New("pgstore: PostgreSQL refused the guess")
+)
 
 // barredBy returns the error of a write that the user's guard bars.
 func barredBy(userID, guard string) error {

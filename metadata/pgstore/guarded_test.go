@@ -950,7 +950,8 @@ func TestGuardedOddSnapshots(t *testing.T) {
 		stored metadata.Map
 		// snap returns the event's snapshot from the stored value
 		snap        func(stored metadata.Map) metadata.Map
-		wantGuarded int // the guarded statements of the write
+		wantGuarded int  // the guarded statements of the write
+		big         bool // in a store whose limit is 64 KiB
 	}{{
 		name: "NaN at the top", stored: base,
 		snap: func(m metadata.Map) metadata.Map {
@@ -995,13 +996,57 @@ func TestGuardedOddSnapshots(t *testing.T) {
 				2*metadata.DefaultMaxBytes))
 		},
 		wantGuarded: 2,
+	}, {
+		// jsonb holds no NUL: PostgreSQL refuses the guess, which is
+		// then none, and the store reads the value.
+		name: "NUL in a string", stored: base,
+		snap: func(m metadata.Map) metadata.Map {
+			return with(m, "note", "a\x00b")
+		},
+		wantGuarded: 3,
+	}, {
+		name: "NUL in a key", stored: base,
+		snap: func(m metadata.Map) metadata.Map {
+			return with(m, "k\x00", 1)
+		},
+		wantGuarded: 3,
+	}, {
+		name: "NUL deep inside", stored: base,
+		snap: func(m metadata.Map) metadata.Map {
+			return with(m, "prefs", []any{map[string]any{"n": "\x00"}})
+		},
+		wantGuarded: 3,
+	}, {
+		name: "NUL past the limit", stored: base,
+		snap: func(m metadata.Map) metadata.Map {
+			return with(with(m, "n", "\x00"), "pad", strings.Repeat("x",
+				2*metadata.DefaultMaxBytes))
+		},
+		wantGuarded: 2,
+	}, {
+		// A fraction of more digits than PostgreSQL's numeric holds
+		// (16,383), in a store whose limit lets it through.
+		name: "a number numeric cannot hold", stored: base, big: true,
+		snap: func(m metadata.Map) metadata.Map {
+			return with(m, "f", json.Number("0."+
+				strings.Repeat("1", 17000)))
+		},
+		wantGuarded: 3,
 	}}
 
 	ctx := context.Background()
 	opts := tables(t, connect(t, nil))
 	r := newTraced(t, opts, appName("odd"), flow.Options{}, nil, nil)
+	bigOpts := tables(t, connect(t, nil))
+	bigOpts.Limits.MaxBytes = 1 << 16
+	rBig := newTraced(t, bigOpts, appName("odd-big"), flow.Options{},
+		nil, nil)
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			r := r
+			if tc.big {
+				r = rBig
+			}
 			id := fmt.Sprint("u", i)
 			put(t, r.store, id, tc.stored)
 			snap := tc.snap(snapshot(t, r.store, id))

@@ -281,6 +281,9 @@ const (
 	codeUntranslatable = "22P05" // jsonb refuses "\u0000"
 	codeUnique         = "23505"
 
+	// The class of data exceptions: a value PostgreSQL cannot take.
+	codeDataClass = "22"
+
 	// A user ID the ID column's type cannot hold ("abc" for a bigint or
 	// uuid column), or one out of its range: it names no user.
 	codeBadText    = "22P02"
