@@ -100,7 +100,8 @@
 // failure, a deadlock, or a lost connection where that is safe: before
 // the commit was sent, or whenever the update has a receipt, which makes
 // the retry find a commit that did happen and return
-// [metadata.ErrDuplicate].
+// [metadata.ErrDuplicate]. A read ([Store.Get], [Store.HasReceipt])
+// whose connection went away is sent again on another, as many times.
 package pgstore
 
 // BUG(pgstore): jsonb cannot hold U+0000 in a string: a patch holding

@@ -275,7 +275,9 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 		return nil, err
 	}
 	var doc []byte
-	err := s.pool.QueryRow(ctx, s.sql.get, userID).Scan(&doc)
+	err := s.read(ctx, func(conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, s.sql.get, userID).Scan(&doc)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q", metadata.ErrUserNotFound, userID)
 	}
@@ -321,9 +323,11 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 	if e.prefix == "" {
 		sql = s.sql.hasReceiptAll
 	}
-	err := s.pool.QueryRow(ctx, sql, userID, receipt, s.cutoff(), userID,
-		list, e.prefix, prefixEnd(e.prefix)).Scan(&ok, &found, &e.doc,
-		&e.present)
+	err := s.read(ctx, func(conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, sql, userID, receipt, s.cutoff(),
+			userID, list, e.prefix, prefixEnd(e.prefix)).Scan(&ok, &found,
+			&e.doc, &e.present)
+	})
 	if badID(err) {
 		return false, nil // no user has such an ID, nor receipts
 	}
@@ -349,6 +353,26 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("pgstore: prune: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// read runs query, a read, on a connection from the pool, and runs it
+// again on another, maxAttempts times at most, while it fails because
+// its connection went away (a backend terminated, a server restarted)
+// and ctx has not ended.
+func (s *Store) read(ctx context.Context,
+	query func(conn *pgxpool.Conn) error) error {
+	for n := 1; ; n++ {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = query(conn)
+		gone := err != nil && lost(ctx, conn)
+		conn.Release()
+		if !gone || n == maxAttempts {
+			return err
+		}
+	}
 }
 
 // cutoff is the time at and before which a receipt has expired.
