@@ -2,13 +2,11 @@ package pgstore_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/logoutflow/logoutflow/action"
 	"github.com/logoutflow/logoutflow/sessionstats"
 )
 
@@ -71,18 +69,7 @@ func TestFlowStoredNumbers(t *testing.T) {
 			if err != nil {
 				return
 			}
-			var warned []string
-			for _, c := range res.Steps[0].Calls {
-				if c.API != action.CallLog || c.Level != slog.LevelWarn {
-					continue
-				}
-				for _, a := range c.Attrs {
-					if a.Key == "key" {
-						warned = append(warned, a.Value.String())
-					}
-				}
-			}
-			if d := cmp.Diff(tc.wantWarned, warned); d != "" {
+			if d := cmp.Diff(tc.wantWarned, warnedKeys(res)); d != "" {
 				t.Errorf("keys warned about, mismatch (-want +got):\n%s", d)
 			}
 
