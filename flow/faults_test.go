@@ -40,7 +40,8 @@ var errCorrupt = fmt.Errorf("faultStore: %w", metadata.ErrCorrupt)
 // faultStore wraps a store and injects faults: fault picks the fault of
 // each write (Update, and guardedFaults' UpdateGuarded) by its receipt,
 // hasErr fails every HasReceipt, hasHang makes each wait for its context
-// to end, and hung, when set, is called as a hang begins. It notes every call it gets, with its receipt, in called.
+// to end, and hung, when set, is called as a hang begins. It notes
+// every call it gets, with its receipt, in called.
 type faultStore struct {
 	metadata.Store
 

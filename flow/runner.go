@@ -68,8 +68,9 @@ type Options struct {
 	DeferEnd bool
 
 	// DeferEndDelay is how long DeferEnd gathers the ends of sessions
-	// before recording them together: zero means DefaultDeferEndDelay, a negative value records what
-	// has gathered while the last record was under way, with no wait,
+	// before recording them together: zero means DefaultDeferEndDelay,
+	// a negative value records what has gathered while the last record
+	// was under way, with no wait,
 	// and a delay over half of Timeout counts as half of Timeout, so
 	// that each record has time left. The records of a batch end
 	// Timeout after the newest of its ends' Run returned.

@@ -209,8 +209,8 @@ SELECT
 	CASE WHEN $7 THEN set_config('synchronous_commit', 'off', true) END`
 
 // recordSQL records a receipt ($4 is the cutoff), unless it is empty,
-// for a user who exists, reading nothing of the user's value: it returns whether the user
-// exists and whether the receipt was recorded. $5 is the user ID again,
+// for a user who exists, reading nothing of the user's value: it
+// returns whether the user exists and whether the receipt was recorded. $5 is the user ID again,
 // as hasReceiptSQL's $4. When $6 is true, the statement's transaction
 // commits without waiting for the disk, as asyncCommitSQL.
 const recordSQL = `
