@@ -104,9 +104,9 @@ func (s *Store) updateUnguessed(ctx context.Context,
 	u metadata.GuardedUpdate) error {
 
 	if u.Guard != "" {
-		barred, err := s.HasReceipt(ctx, u.UserID, u.Guard)
+		barred, err := s.hasReceipt(ctx, u.UserID, u.Guard)
 		if err != nil {
-			return err
+			return fmt.Errorf("pgstore: update %q: %w", u.UserID, err)
 		}
 		if barred {
 			return barredBy(u.UserID, u.Guard)

@@ -299,8 +299,18 @@ func (s *Store) Get(ctx context.Context, userID string) (metadata.Map, error) {
 // keeps them as a hint that lets the next [Store.Update] of the user
 // commit in one round trip (see the package documentation).
 func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	ok, err := s.hasReceipt(ctx, userID, receipt)
+	if err != nil {
 		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
+	}
+	return ok, nil
+}
+
+// hasReceipt is HasReceipt, with errors left for the caller to say what
+// it was doing.
+func (s *Store) hasReceipt(ctx context.Context, userID, receipt string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
 	if receipt == "" || checkText(userID, receipt) != nil {
 		return false, nil // no such user or receipt can be stored
@@ -332,7 +342,7 @@ func (s *Store) HasReceipt(ctx context.Context, userID, receipt string) (bool, e
 		return false, nil // no user has such an ID, nor receipts
 	}
 	if err != nil {
-		return false, fmt.Errorf("pgstore: receipt of %q: %w", userID, err)
+		return false, err
 	}
 	if found != nil {
 		e.complete = list > 0 && len(e.present) <= maxHintReceipts
