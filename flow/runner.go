@@ -78,9 +78,11 @@ type Options struct {
 
 	// Timeout is the deadline of each action, and of each store call
 	// the runner makes outside an action (asking whether the session has
-	// ended, recording its end); zero or less means DefaultTimeout. The
-	// revoker runs under the caller's context alone: give Run a context
-	// with a deadline to bound it.
+	// ended, recording its end); zero or less means DefaultTimeout. It
+	// bounds each call, not the Run, which makes them one after
+	// another: a stalled store can hold a Run for about twice Timeout
+	// per block. The revoker runs under the caller's context alone: give
+	// Run a context with a deadline to bound it, and the whole Run.
 	Timeout time.Duration
 }
 
