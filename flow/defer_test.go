@@ -98,9 +98,9 @@ func TestDeferEndDoesNotWait(t *testing.T) {
 // TestWaitWhileRunning calls Wait from two goroutines while four others
 // sign out 250 sessions each with the end recorded after Run, on a
 // store without RecordReceipts, which records a batch's ends one by one,
-// and on one that records each batch in one call: the race detector finds nothing, and a last Wait, once the
-// runs are over, leaves every session counted once, revoked once and
-// recorded as ended.
+// and on one that records each batch in one call: the race detector
+// finds nothing, and a last Wait, once the runs are over, leaves every
+// session counted once, revoked once and recorded as ended.
 func TestWaitWhileRunning(t *testing.T) {
 	const workers, each = 4, 250
 	one := func(t *testing.T) (*fixture, func() int) {
