@@ -8,7 +8,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logoutflow/logoutflow/metadata"
@@ -112,11 +111,8 @@ func (s *Store) updateUnguessed(ctx context.Context,
 			return barredBy(u.UserID, u.Guard)
 		}
 	}
-	fn := func(cur metadata.Map) (metadata.Map, error) {
-		return u.Fn(metadata.ViewOf(cur))
-	}
 	return attempts(ctx, "update", u.UserID, func() error {
-		return s.update(ctx, u.UserID, u.Receipt, u.Guard, fn)
+		return s.update(ctx, u.UserID, u.Receipt, u.Guard, onMap(u.Fn))
 	})
 }
 
@@ -198,10 +194,15 @@ func (s *Store) updateGuarded(ctx context.Context, u metadata.GuardedUpdate,
 	if done, err := s.tryGuarded(ctx, u, g); done {
 		return err
 	}
-	return s.locked(ctx, u.UserID, u.Receipt, u.Guard,
-		func(cur metadata.Map) (metadata.Map, error) {
-			return u.Fn(metadata.ViewOf(cur))
-		})
+	return s.locked(ctx, u.UserID, u.Receipt, u.Guard, onMap(u.Fn))
+}
+
+// onMap returns fn as the function of an update, which reads the
+// stored value as a map.
+func onMap(fn metadata.ViewFunc) metadata.UpdateFunc {
+	return func(cur metadata.Map) (metadata.Map, error) {
+		return fn(metadata.ViewOf(cur))
+	}
 }
 
 // tryGuarded sends the statements of guardedSQL, guardedTries at most,
@@ -260,8 +261,7 @@ func (s *Store) tryGuarded(ctx context.Context, u metadata.GuardedUpdate,
 		case res.ended:
 			return true, barredBy(u.UserID, u.Guard)
 		case res.dup:
-			return true, fmt.Errorf("%w: user %q, receipt %q",
-				metadata.ErrDuplicate, u.UserID, u.Receipt)
+			return true, duplicate(u.UserID, u.Receipt)
 		case res.wrote:
 			s.hints.recorded(u.UserID, u.Receipt, res.doc)
 			return true, nil
@@ -324,15 +324,10 @@ func (s *Store) sendGuarded(ctx context.Context, conn *pgxpool.Conn,
 		doc, u.UserID, set, del, u.Guard, now.Add(-s.retention),
 		known).Scan(&res.found, &res.ended, &res.dup, &res.wrote, &res.doc)
 
-	// A lost connection leaves the outcome unknown: only a receipt
-	// makes another attempt safe, which then finds it if it counted.
+	if err := s.lostErr(ctx, conn, u.UserID, u.Receipt, err); err != nil {
+		return res, err
+	}
 	switch {
-	case err != nil && lost(ctx, conn):
-		s.hints.forget(u.UserID)
-		if u.Receipt != "" || pgconn.SafeToRetry(err) {
-			return res, fmt.Errorf("%w: %w", errRetry, err)
-		}
-		return res, s.fail(u.UserID, err)
 	case guessed && strings.HasPrefix(sqlState(err), codeDataClass):
 		// PostgreSQL cannot take the guess (a NUL in a string, a number
 		// beyond its numeric): the guess is none. The patch and the ID
@@ -355,9 +350,3 @@ var (
 	errLock    = errors.New("pgstore: the guarded write takes the lock")
 	errNoGuess = errors.New("pgstore: PostgreSQL refused the guess")
 )
-
-// barredBy returns the error of a write that the user's guard bars.
-func barredBy(userID, guard string) error {
-	return fmt.Errorf("%w: user %q, guard %q", metadata.ErrBarred, userID,
-		guard)
-}

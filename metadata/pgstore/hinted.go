@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/logoutflow/logoutflow/metadata"
@@ -59,15 +58,10 @@ func (s *Store) updateHinted(ctx context.Context, userID, receipt string,
 		recorded = err == nil
 	}
 
-	// A lost connection leaves the outcome unknown: only a receipt
-	// makes another attempt safe, which then finds it if it counted.
+	if err := s.lostErr(ctx, conn, userID, receipt, err); err != nil {
+		return true, err
+	}
 	switch {
-	case err != nil && lost(ctx, conn):
-		s.hints.forget(userID)
-		if receipt != "" || pgconn.SafeToRetry(err) {
-			return true, fmt.Errorf("%w: %w", errRetry, err)
-		}
-		return true, s.fail(userID, err)
 	case errors.Is(err, errStale):
 		s.hints.forget(userID)
 		return false, nil
@@ -77,8 +71,7 @@ func (s *Store) updateHinted(ctx context.Context, userID, receipt string,
 		return true, s.fail(userID, err)
 	case !recorded:
 		s.hints.forget(userID)
-		return true, fmt.Errorf("%w: user %q, receipt %q",
-			metadata.ErrDuplicate, userID, receipt)
+		return true, duplicate(userID, receipt)
 	}
 	s.hints.recorded(userID, receipt, doc)
 	return true, nil

@@ -65,8 +65,7 @@ func (s *Store) record(ctx context.Context, userID, receipt string) error {
 	case receipt == "":
 		return nil // nothing to record, as Update without a receipt
 	case !recorded:
-		return fmt.Errorf("%w: user %q, receipt %q", metadata.ErrDuplicate,
-			userID, receipt)
+		return duplicate(userID, receipt)
 	}
 	return nil
 }
@@ -183,8 +182,7 @@ func (s *Store) recordBatch(ctx context.Context, rs []metadata.UserReceipt,
 				r.UserID)
 		case r.Receipt == "":
 		case !a.recorded:
-			errs[i] = fmt.Errorf("%w: user %q, receipt %q",
-				metadata.ErrDuplicate, r.UserID, r.Receipt)
+			errs[i] = duplicate(r.UserID, r.Receipt)
 		default:
 			s.hints.added(r.UserID, r.Receipt)
 		}

@@ -207,8 +207,7 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn,
 			return nil, nil, s.fail(userID, err)
 		}
 		if tag.RowsAffected() != 1 {
-			return nil, nil, fmt.Errorf("%w: user %q, receipt %q",
-				metadata.ErrDuplicate, userID, receipt)
+			return nil, nil, duplicate(userID, receipt)
 		}
 	}
 	if err := br.Close(); err != nil {
@@ -288,6 +287,37 @@ func (s *Store) fail(userID string, err error) error {
 		return fmt.Errorf("%w: %w", errRetry, err)
 	}
 	return fmt.Errorf("pgstore: update %q: %w", userID, storeErr(err))
+}
+
+// duplicate returns the error of a write whose receipt was recorded
+// already.
+func duplicate(userID, receipt string) error {
+	return fmt.Errorf("%w: user %q, receipt %q", metadata.ErrDuplicate,
+		userID, receipt)
+}
+
+// barredBy returns the error of a write that the user's guard bars.
+func barredBy(userID, guard string) error {
+	return fmt.Errorf("%w: user %q, guard %q", metadata.ErrBarred, userID,
+		guard)
+}
+
+// lostErr returns the error of a statement that failed with err because
+// its connection, not its caller, went away, and nil when that is not
+// what happened. The outcome is then unknown: only a receipt makes
+// another attempt safe (errRetry), which then finds it if it counted.
+// The user's hint is forgotten.
+func (s *Store) lostErr(ctx context.Context, conn *pgxpool.Conn,
+	userID, receipt string, err error) error {
+
+	if err == nil || !lost(ctx, conn) {
+		return nil
+	}
+	s.hints.forget(userID)
+	if receipt != "" || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: %w", errRetry, err)
+	}
+	return s.fail(userID, err)
 }
 
 // lost reports whether the attempt failed because its connection, not
