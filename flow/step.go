@@ -620,15 +620,18 @@ var errDiscarded = errors.New("flow: the session had ended, or the " +
 // the speculation; one the guard bars, or that found its receipt after
 // the update function ran on a guess, ends the step, discarded.
 func (a *stepAPI) writeGuarded(ctx context.Context, receipt string) error {
-	fn := a.viewFn
-	if a.view == nil {
+	// Each method value is made once, not at every write.
+	var fn metadata.ViewFunc
+	if a.view != nil {
+		if a.viewFn == nil {
+			a.viewFn = a.updateView
+		}
+		fn = a.viewFn
+	} else {
 		if a.guardFn == nil {
 			a.guardFn = a.guardedUpdate
 		}
 		fn = a.guardFn
-	} else if fn == nil {
-		a.viewFn = a.updateView
-		fn = a.viewFn
 	}
 	a.fnRan = false
 	err := a.r.guarded.UpdateGuarded(ctx, metadata.GuardedUpdate{
