@@ -336,10 +336,13 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		// Read the value, unless the guard bars the write or the
 		// receipt says it was applied already.
 		u.mu.Lock()
-		if err := s.barred(u, userID, receipt, key, c.guard, guard,
-			now); err != nil {
+		switch {
+		case c.guard != "" && u.receipts.has(guard, now, s.retention):
 			u.mu.Unlock()
-			return err
+			return barredBy(userID, c.guard)
+		case receipt != "" && u.receipts.has(key, now, s.retention):
+			u.mu.Unlock()
+			return duplicate(userID, receipt)
 		}
 		stored, size, version := u.data, u.size, u.version
 		u.mu.Unlock()
@@ -384,21 +387,6 @@ func (s *Store) update(ctx context.Context, u *user, userID, receipt string,
 		u.mu.Unlock()
 		return nil
 	}
-}
-
-// barred returns the error of a write that the user's receipts stop:
-// the guard (keyed gkey) bars it, or the receipt (keyed key) was
-// recorded already. u.mu must be held.
-func (s *Store) barred(u *user, userID, receipt string, key receiptKey,
-	guard string, gkey receiptKey, now int64) error {
-
-	switch {
-	case guard != "" && u.receipts.has(gkey, now, s.retention):
-		return barredBy(userID, guard)
-	case receipt != "" && u.receipts.has(key, now, s.retention):
-		return duplicate(userID, receipt)
-	}
-	return nil
 }
 
 // barredBy returns the error of a write that the user's guard bars.
