@@ -58,7 +58,7 @@
 // snapshot of app_metadata, which an auth server that reads the user's
 // row at logout has at hand. The store computes the patch from it and
 // sends one statement that writes the patch and its receipt only if the
-// stored value is still the guess (jsonb equality), the guard (the
+// stored value is still the guess (the same jsonb text), the guard (the
 // session's end) does not count, and the receipt does not count; in
 // the same snapshot it answers which of these held, and, when it did
 // not write, the stored value, from which the patch is computed and

@@ -109,6 +109,14 @@ const (
 	anyPrefix   = `AND $6 = '' AND $7::text IS NULL`
 )
 
+// mergedSQL is the value that casSQL and guardedSQL write: the shallow
+// merge of the patch, as mergeSQL with $6 and $7, or $6 alone, as
+// setSQL, where nothing is stored yet.
+const mergedSQL = `CASE
+		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
+		ELSE ({md} || $6::jsonb) - $7::text[]
+	END`
+
 // casSQL is the write of an update computed from a hint, in one
 // statement: the shallow merge, as mergeSQL (or setSQL where nothing is
 // stored yet), if the value is still $4, and the receipt $2 unless it is
@@ -118,10 +126,7 @@ const (
 // again, as hasReceiptSQL's $4.
 const casSQL = `
 WITH u AS (
-	UPDATE {users} SET {md} = CASE
-		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
-		ELSE ({md} || $6::jsonb) - $7::text[]
-	END
+	UPDATE {users} SET {md} = ` + mergedSQL + `
 	WHERE {id} = $5 AND {md} IS NOT DISTINCT FROM $4::jsonb
 	RETURNING {md}
 ), ins AS (
@@ -160,10 +165,7 @@ WITH seen AS (
 		WHERE user_id = $1 AND receipt = $8 AND created_at > $9
 	) AS ended
 ), u AS (
-	UPDATE {users} SET {md} = CASE
-		WHEN {md} IS NULL OR {md} = 'null'::jsonb THEN $6::jsonb
-		ELSE ({md} || $6::jsonb) - $7::text[]
-	END
+	UPDATE {users} SET {md} = ` + mergedSQL + `
 	WHERE {id} = $5 AND $10 AND NOT (SELECT ended FROM seen)
 		AND ({md}::text = $4::jsonb::text OR $4::jsonb = '{}'::jsonb
 			AND ({md} IS NULL OR {md} = 'null'::jsonb))
@@ -210,9 +212,10 @@ SELECT
 
 // recordSQL records a receipt ($4 is the cutoff), unless it is empty,
 // for a user who exists, reading nothing of the user's value: it
-// returns whether the user exists and whether the receipt was recorded. $5 is the user ID again,
-// as hasReceiptSQL's $4. When $6 is true, the statement's transaction
-// commits without waiting for the disk, as asyncCommitSQL.
+// returns whether the user exists and whether the receipt was recorded.
+// $5 is the user ID again, as hasReceiptSQL's $4. When $6 is true, the
+// statement's transaction commits without waiting for the disk, as
+// asyncCommitSQL.
 const recordSQL = `
 WITH usr AS (
 	SELECT FROM {users} WHERE {id} = $5
