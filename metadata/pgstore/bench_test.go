@@ -110,11 +110,9 @@ func BenchmarkLogout(b *testing.B) {
 	})
 	parallel := func(r *replica) func(*testing.B) {
 		return func(b *testing.B) {
-			first := sessions
-			sessions += b.N
+			ids := newSessions(b.N)
 			benchParallel(b, func(i int) {
-				benchLogout(b, r, users[i%len(users)],
-					"s"+strconv.Itoa(first+i))
+				benchLogout(b, r, users[i%len(users)], ids[i])
 			})
 			r.runner.Wait()
 		}
